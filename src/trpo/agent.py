@@ -1,0 +1,242 @@
+"""The public TRPO class: learn(), act(), evaluate(), save(), load().
+
+Data flows one way: envs -> Sampler -> batch -> Learner -> new parameters -> Sampler. The
+logger and the checkpoint directory only watch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from trpo import __version__, checkpoint
+from trpo.config import TRPOConfig
+from trpo.envs import EnvFactory, SyncVectorEnv, env_factory, make_one, make_vector_env
+from trpo.learner import Batch, Learner, LearnerState
+from trpo.networks import actor_forward, to_numpy
+from trpo.normalization import ObservationNormalizer
+from trpo.rollout import Sampler
+
+Callback = Callable[[dict[str, float]], Any]
+"""Called after every iteration with its metrics; returning False stops training."""
+
+
+class TRPO:
+    """Trust Region Policy Optimization on a Gymnasium environment.
+
+    >>> agent = TRPO("CartPole-v1", TRPOConfig(seed=1)).learn(100_000)
+    >>> agent.evaluate(episodes=10)["mean"]
+    """
+
+    def __init__(
+        self,
+        env: str | EnvFactory,
+        config: TRPOConfig | None = None,
+        make_kwargs: dict[str, Any] | None = None,
+    ):
+        self.config = config or TRPOConfig()
+        self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
+        self.make_kwargs = dict(make_kwargs or {})
+        self.env_factory = env_factory(env, **self.make_kwargs)
+        c = self.config
+        self.envs: SyncVectorEnv = make_vector_env(self.env_factory, c.num_envs)
+        self.normalizer = ObservationNormalizer(self.envs.obs_dim, c.normalize_obs, c.obs_clip)
+        self.learner = Learner(c, self.envs.distribution, self.envs.obs_dim)
+        self.state: LearnerState = self.learner.init(jax.random.PRNGKey(c.seed))
+        self.sampler = Sampler(self.envs, self.normalizer, c.n_steps, c.seed)
+        self.global_step = 0
+        self.iteration = 0
+        self.skipped_updates = 0
+        self.compile_s = 0.0
+        self._compiled = False
+        self.train_wall_s = 0.0
+        self._actor_np = to_numpy(self.state.actor)
+
+    # ------------------------------------------------------------------------------------------
+    def learn(
+        self,
+        steps: int,
+        callback: Callback | None = None,
+        logger: Any = None,
+        checkpoints: checkpoint.CheckpointDir | None = None,
+        checkpoint_every: int = 0,
+    ) -> TRPO:
+        """Train for `steps` more environment steps (rounded up to whole iterations).
+
+        Each iteration's metrics go to `logger.write` and `callback`; a callback that returns
+        False stops training after that iteration. With `checkpoints`, a checkpoint is written
+        every `checkpoint_every` iterations (0: only at the end) and at the end.
+        """
+        batch_size = self.config.batch_size
+        iterations = max(1, math.ceil(steps / batch_size))
+        start = time.perf_counter()
+        for _ in range(iterations):
+            metrics = self._iterate()
+            if logger is not None:
+                logger.write(metrics)
+            if checkpoints is not None and checkpoint_every and self.iteration % checkpoint_every == 0:
+                self.save_checkpoint(checkpoints)
+            if callback is not None and callback(metrics) is False:
+                break
+        self.train_wall_s += time.perf_counter() - start
+        if checkpoints is not None:
+            self.save_checkpoint(checkpoints)
+        return self
+
+    def _iterate(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        raw = self.sampler.collect(self._actor_np)
+        t1 = time.perf_counter()
+        # Observation statistics include this batch before the update uses it (as in OpenAI
+        # Baselines): the policy step and the critic see the batch normalised one way.
+        self.normalizer.update(raw.obs)
+        norm = self.normalizer
+        batch = Batch(
+            obs=norm(raw.obs),
+            actions=raw.actions,
+            rewards=raw.rewards,
+            terminated=raw.terminated,
+            truncated=raw.truncated,
+            final_obs=norm(raw.final_obs),
+            last_obs=norm(raw.last_obs),
+        )
+        self.state, stats = self.learner.update(self.state, batch)
+        self._actor_np = to_numpy(self.state.actor)
+        t2 = time.perf_counter()
+        if not self._compiled:
+            # The first update in a process compiles the three jitted stages; later ones reuse them.
+            self.compile_s, self._compiled = t2 - t1, True
+        self.global_step += self.config.batch_size
+        self.iteration += 1
+        self.skipped_updates += int(stats.pop("train/skipped"))
+        episodes = self.envs.finished_episodes
+        returns = [r for r, _ in episodes]
+        lengths = [n for _, n in episodes]
+        metrics = {
+            "global_step": self.global_step,
+            "iteration": self.iteration,
+            "time/sps": self.config.batch_size / (t2 - t0),
+            "time/rollout_s": t1 - t0,
+            "time/update_s": t2 - t1,
+            "time/compile_s": self.compile_s,
+            "rollout/ep_return_mean": float(np.mean(returns)) if returns else math.nan,
+            "rollout/ep_len_mean": float(np.mean(lengths)) if lengths else math.nan,
+            "rollout/episodes": float(len(returns)),
+            **stats,
+            "train/skipped_updates": float(self.skipped_updates),
+        }
+        return metrics
+
+    # ------------------------------------------------------------------------------------------
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Actions for one observation or a batch; Box actions are clipped to the space bounds."""
+        obs = np.asarray(obs, np.float32)
+        single = obs.ndim == 1
+        flat = obs.reshape(1 if single else obs.shape[0], -1)
+        params = actor_forward(self._actor_np, self.normalizer(flat), np)
+        actions = self.envs.distribution.sample_numpy(self.sampler.rng, params, deterministic)
+        space = self.envs.action_space
+        if isinstance(space, gym.spaces.Box):
+            actions = np.clip(actions, space.low, space.high)
+        return actions[0] if single else actions
+
+    def evaluate(self, episodes: int = 10, seed: int = 10_000, deterministic: bool = True) -> dict[str, Any]:
+        """Play `episodes` whole episodes on a fresh env (episode i reset with seed + i) and
+        return {mean, std, episodes, returns, lengths} of the raw, undiscounted returns."""
+        env = make_one(self.env_factory, self.env_id)
+        returns, lengths = [], []
+        try:
+            for i in range(episodes):
+                obs, _ = env.reset(seed=seed + i)
+                total, length, done = 0.0, 0, False
+                while not done:
+                    obs, reward, terminated, truncated, _ = env.step(self.act(np.ravel(obs), deterministic))
+                    total += float(reward)
+                    length += 1
+                    done = terminated or truncated
+                returns.append(total)
+                lengths.append(length)
+        finally:
+            env.close()
+        return {
+            "mean": float(np.mean(returns)),
+            "std": float(np.std(returns)),
+            "episodes": episodes,
+            "returns": returns,
+            "lengths": lengths,
+        }
+
+    # ------------------------------------------------------------------------------------------
+    def _checkpoint_contents(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {
+            **checkpoint.flatten_tree("actor", self.state.actor),
+            **checkpoint.flatten_tree("critic", self.state.critic),
+            **checkpoint.flatten_tree("critic_opt", self.state.critic_opt),
+            "key": np.asarray(self.state.key),
+            **{f"obs_norm/{k}": np.asarray(v) for k, v in self.normalizer.state().items()},
+        }
+        meta = {
+            "trpo_version": __version__,
+            "env_id": self.env_id,
+            "make_kwargs": self.make_kwargs,
+            "config": self.config.to_dict(),
+            "obs_dim": self.envs.obs_dim,
+            "action_space": str(self.envs.action_space),
+            "global_step": self.global_step,
+            "iteration": self.iteration,
+            "skipped_updates": self.skipped_updates,
+            "train_wall_s": self.train_wall_s,
+            "numpy_rng": self.sampler.rng.bit_generator.state,
+        }
+        return arrays, meta
+
+    def save_checkpoint(self, checkpoints: checkpoint.CheckpointDir) -> Path:
+        arrays, meta = self._checkpoint_contents()
+        return checkpoints.write(self.iteration, arrays, meta)
+
+    def save(self, path: str | Path) -> None:
+        """Everything needed to act and to continue training, written atomically to `path`."""
+        arrays, meta = self._checkpoint_contents()
+        checkpoint.save(Path(path), arrays, meta)
+
+    @classmethod
+    def load(cls, path: str | Path, env: str | EnvFactory | None = None, **config_changes: Any) -> TRPO:
+        """Restore an agent saved by save() (or a run directory's checkpoint). Envs start fresh
+        episodes: their simulator state is not part of a checkpoint."""
+        arrays, meta = checkpoint.load(Path(path))
+        config = TRPOConfig.from_dict(meta["config"], source=f"{path} config").replace(**config_changes)
+        agent = cls(env if env is not None else meta["env_id"], config, meta.get("make_kwargs"))
+        agent.restore(arrays, meta, str(path))
+        return agent
+
+    def restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any], source: str) -> None:
+        if meta["obs_dim"] != self.envs.obs_dim or meta["action_space"] != str(self.envs.action_space):
+            raise checkpoint.CheckpointError(
+                f"{source}: saved for observation size {meta['obs_dim']} and actions {meta['action_space']}, "
+                f"but this env has {self.envs.obs_dim} and {self.envs.action_space}"
+            )
+        like = self.state
+        self.state = LearnerState(
+            actor=checkpoint.unflatten_tree("actor", like.actor, arrays, source),
+            critic=checkpoint.unflatten_tree("critic", like.critic, arrays, source),
+            critic_opt=checkpoint.unflatten_tree("critic_opt", like.critic_opt, arrays, source),
+            key=jax.numpy.asarray(arrays["key"]),
+        )
+        self.state = jax.tree.map(jax.numpy.asarray, self.state)
+        self.normalizer.load_state({k[len("obs_norm/") :]: v for k, v in arrays.items() if k.startswith("obs_norm/")})
+        self.sampler.rng.bit_generator.state = meta["numpy_rng"]
+        self.global_step = int(meta["global_step"])
+        self.iteration = int(meta["iteration"])
+        self.skipped_updates = int(meta.get("skipped_updates", 0))
+        self.train_wall_s = float(meta.get("train_wall_s", 0.0))
+        self._actor_np = to_numpy(self.state.actor)
+
+    def close(self) -> None:
+        self.envs.close()

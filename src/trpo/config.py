@@ -1,0 +1,124 @@
+"""TRPOConfig: every hyperparameter of a run, one docstring per field, validated on creation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A hyperparameter is outside its allowed range; the message names the field and the range."""
+
+
+@dataclass(frozen=True)
+class TRPOConfig:
+    # --- sampling ---------------------------------------------------------------------------
+    num_envs: int = 8
+    """number of environments stepped side by side"""
+    n_steps: int = 128
+    """steps per environment per iteration (the batch is num_envs * n_steps transitions)"""
+    seed: int = 0
+    """seed of the parameters, the action noise, the minibatch order and the environments"""
+    # --- advantages -------------------------------------------------------------------------
+    gamma: float = 0.99
+    """discount factor, in (0, 1]"""
+    gae_lambda: float = 0.95
+    """lambda of generalised advantage estimation, in [0, 1]"""
+    normalize_advantages: bool = True
+    """scale advantages to zero mean and unit std before the policy step"""
+    # --- policy step (the trust region) -----------------------------------------------------
+    max_kl: float = 0.01
+    """trust-region radius delta: the mean KL(pi_old || pi_new) an accepted step may reach"""
+    cg_iters: int = 10
+    """conjugate-gradient iterations to approximate F^-1 g"""
+    cg_damping: float = 0.1
+    """damping added to the Fisher: (F + damping * I) v"""
+    cg_residual_tol: float = 1e-10
+    """conjugate gradient stops early once the squared residual norm is below this"""
+    backtrack_iters: int = 10
+    """line-search trials: fractions 1, c, c^2, ... of the full step"""
+    backtrack_coeff: float = 0.8
+    """line-search shrink factor c, in (0, 1)"""
+    npg: bool = False
+    """natural policy gradient: take the full step with no line search"""
+    # --- critic -----------------------------------------------------------------------------
+    critic_epochs: int = 10
+    """passes of Adam over the batch per iteration to fit the value function"""
+    critic_minibatch: int = 256
+    """minibatch size of the critic fit (must not exceed num_envs * n_steps)"""
+    critic_lr: float = 1e-3
+    """Adam learning rate of the critic"""
+    # --- networks and inputs ----------------------------------------------------------------
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """hidden layer widths of the actor and critic MLPs (tanh)"""
+    log_std_init: float = 0.0
+    """initial log standard deviation of a Gaussian policy (state-independent)"""
+    normalize_obs: bool = True
+    """normalise observations by a running mean and variance"""
+    obs_clip: float = 10.0
+    """clip normalised observations to [-obs_clip, obs_clip]"""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.n_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["hidden_sizes"] = list(self.hidden_sizes)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TRPOConfig:
+        """Build from a mapping (a YAML preset, a saved config); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+        values = dict(values)
+        if "hidden_sizes" in values:
+            values["hidden_sizes"] = _as_sizes(values["hidden_sizes"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> TRPOConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _as_sizes(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,)
+    return tuple(value)
+
+
+def validate(c: TRPOConfig) -> None:
+    """Raise ConfigError naming the first field that is out of range."""
+
+    def need(ok: bool, field: str, allowed: str) -> None:
+        if not ok:
+            raise ConfigError(f"{field}={getattr(c, field)!r} is invalid: {allowed}")
+
+    for name in ("num_envs", "n_steps", "cg_iters", "backtrack_iters", "critic_epochs", "critic_minibatch"):
+        value = getattr(c, name)
+        need(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "must be a positive integer")
+    need(isinstance(c.seed, int) and c.seed >= 0, "seed", "must be an integer >= 0")
+    need(0.0 < c.gamma <= 1.0, "gamma", "must be in (0, 1]")
+    need(0.0 <= c.gae_lambda <= 1.0, "gae_lambda", "must be in [0, 1]")
+    need(c.max_kl > 0.0, "max_kl", "must be > 0 (typical: 0.001 to 0.05)")
+    need(c.cg_damping >= 0.0, "cg_damping", "must be >= 0 (typical: 0.01 to 0.1)")
+    need(c.cg_residual_tol >= 0.0, "cg_residual_tol", "must be >= 0")
+    need(0.0 < c.backtrack_coeff < 1.0, "backtrack_coeff", "must be in (0, 1)")
+    need(c.critic_lr > 0.0, "critic_lr", "must be > 0")
+    need(c.obs_clip > 0.0, "obs_clip", "must be > 0")
+    need(
+        len(c.hidden_sizes) > 0 and all(isinstance(h, int) and h > 0 for h in c.hidden_sizes),
+        "hidden_sizes",
+        "must be one or more positive integers, e.g. 64 64",
+    )
+    need(
+        c.critic_minibatch <= c.batch_size,
+        "critic_minibatch",
+        f"must be <= num_envs * n_steps = {c.batch_size}",
+    )

@@ -1,0 +1,141 @@
+"""Make environments and step them as one vector, with the autoreset rule the learner relies on.
+
+`SyncVectorEnv` steps a list of Gymnasium envs in this process. When an episode ends at a step
+(terminated or truncated) it records the true final observation and resets that env at once, so
+the next observation returned is the first of a new episode ("same-step" autoreset, like
+Gymnasium's AutoresetMode.SAME_STEP). Every transition in a batch therefore belongs to one
+episode and truncation can bootstrap from the real final observation.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from trpo.distributions import Categorical, DiagGaussian, Distribution
+
+EnvFactory = Callable[[], gym.Env]
+
+SUPPORTED_SPACES = "observations: Box; actions: Box (continuous) or Discrete"
+
+_EXTRA_FOR_MODULE = {"mujoco": "mujoco", "Box2D": "box2d", "box2d": "box2d", "ale_py": "atari"}
+
+
+class EnvError(ValueError):
+    """An env id or space that trpo cannot use; the message says why and what to do."""
+
+
+def env_factory(env: str | EnvFactory, **make_kwargs: Any) -> EnvFactory:
+    """A zero-argument callable that makes one env: from a registered id or a user factory."""
+    if callable(env):
+        return env
+    check_env_id(env)
+    return lambda: gym.make(env, **make_kwargs)
+
+
+def check_env_id(env_id: str) -> None:
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise EnvError(f"unknown environment id {env_id!r}.{hint} See gymnasium.pprint_registry() for all ids.")
+
+
+def make_one(factory: EnvFactory, name: str = "env") -> gym.Env:
+    """Call the factory, turning a missing optional dependency into the extra to install."""
+    try:
+        return factory()
+    except (ImportError, gym.error.DependencyNotInstalled) as error:
+        module = getattr(error, "name", None) or str(error)
+        extra = next((x for m, x in _EXTRA_FOR_MODULE.items() if m in module), None)
+        fix = f"pip install 'trpo[{extra}]'" if extra else "install the package it names"
+        raise EnvError(f"{name} needs a package that is not installed ({error}). Fix: {fix}") from error
+
+
+def action_distribution(space: gym.Space) -> Distribution:
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return DiagGaussian(action_dim=int(space.shape[0]))
+    if isinstance(space, gym.spaces.Discrete):
+        return Categorical(num_actions=int(space.n))
+    raise EnvError(f"unsupported action space {space}; supported: {SUPPORTED_SPACES}")
+
+
+def observation_dim(space: gym.Space) -> int:
+    if isinstance(space, gym.spaces.Box):
+        return int(np.prod(space.shape))
+    raise EnvError(f"unsupported observation space {space}; supported: {SUPPORTED_SPACES}")
+
+
+class SyncVectorEnv:
+    """N envs stepped in turn in this process, with same-step autoreset.
+
+    step() returns arrays owned by this object (overwritten by the next call):
+    obs [N, D] float32 (the next observation; the first of a new episode where one ended),
+    rewards [N], terminated [N], truncated [N], final_obs [N, D] (valid where an episode ended).
+    """
+
+    def __init__(self, factories: Sequence[EnvFactory], name: str = "env"):
+        self.envs = [make_one(f, name) for f in factories]
+        self.num_envs = len(self.envs)
+        self.observation_space = self.envs[0].observation_space
+        self.action_space = self.envs[0].action_space
+        self.distribution = action_distribution(self.action_space)
+        self.obs_dim = observation_dim(self.observation_space)
+        n, d = self.num_envs, self.obs_dim
+        self._obs = np.zeros((n, d), np.float32)
+        self._final_obs = np.zeros((n, d), np.float32)
+        self._rewards = np.zeros(n, np.float32)
+        self._terminated = np.zeros(n, bool)
+        self._truncated = np.zeros(n, bool)
+        self._episode_return = np.zeros(n, np.float64)
+        self._episode_length = np.zeros(n, np.int64)
+        self.finished_episodes: deque[tuple[float, int]] = deque(maxlen=100)
+        """(return, length) of the latest finished episodes, in raw env rewards"""
+        box = isinstance(self.action_space, gym.spaces.Box)
+        self._clip = (self.action_space.low, self.action_space.high) if box else None
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        for i, env in enumerate(self.envs):
+            obs, _ = env.reset(seed=None if seed is None else seed + i)
+            self._obs[i] = np.ravel(obs)
+        self._episode_return[:] = 0
+        self._episode_length[:] = 0
+        return self._obs
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        if self._clip is not None:
+            # The policy is an unbounded Gaussian; only the env sees the clipped action.
+            actions = np.clip(actions, *self._clip)
+        for i, env in enumerate(self.envs):
+            obs, reward, terminated, truncated, _ = env.step(actions[i])
+            self._rewards[i] = reward
+            self._terminated[i] = terminated
+            self._truncated[i] = truncated and not terminated
+            self._episode_return[i] += reward
+            self._episode_length[i] += 1
+            if terminated or truncated:
+                self._final_obs[i] = np.ravel(obs)
+                self.finished_episodes.append((float(self._episode_return[i]), int(self._episode_length[i])))
+                self._episode_return[i] = 0
+                self._episode_length[i] = 0
+                obs, _ = env.reset()
+            self._obs[i] = np.ravel(obs)
+        return self._obs, self._rewards, self._terminated, self._truncated, self._final_obs
+
+    def render(self) -> Any:
+        return self.envs[0].render()
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def make_vector_env(env: str | EnvFactory, num_envs: int, **make_kwargs: Any) -> SyncVectorEnv:
+    factory = env_factory(env, **make_kwargs)
+    name = env if isinstance(env, str) else getattr(env, "__name__", "env factory")
+    return SyncVectorEnv([factory] * num_envs, name=name)

@@ -1,0 +1,221 @@
+"""One TRPO iteration on a batch: advantages, the policy step, the critic fit.
+
+`policy_step` is the function to hold against the paper (Schulman et al., 2015, section 6 and
+appendix C). Each of the three stages is one jitted JAX function; the Learner builds them once
+for a config, so a run compiles each exactly once.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from trpo.advantages import gae, next_state_values
+from trpo.config import TRPOConfig
+from trpo.distributions import Distribution
+from trpo.networks import Params, actor_forward, critic_forward, init_actor, init_critic
+from trpo.trust_region import (
+    backtracking_line_search,
+    conjugate_gradient,
+    fisher_vector_product,
+    scale_to_trust_region,
+)
+
+
+class LearnerState(NamedTuple):
+    actor: Params
+    critic: Params
+    critic_opt: Any
+    key: jax.Array
+
+
+class Batch(NamedTuple):
+    """One iteration's transitions, time-major [T, N, ...], observations already normalised."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    final_obs: np.ndarray
+    """observation at which an episode was truncated (valid where truncated)"""
+    last_obs: np.ndarray
+    """[N, D] observation after the last step, for the bootstrap at the batch end"""
+
+
+class PolicyStats(NamedTuple):
+    kl: jax.Array
+    surrogate_gain: jax.Array
+    step_fraction: jax.Array
+    line_search_accepted: jax.Array
+    cg_residual: jax.Array
+    entropy: jax.Array
+    skipped: jax.Array
+
+
+def compute_advantages(
+    critic: Params, batch: Batch, gamma: float, gae_lambda: float, normalize: bool
+) -> dict[str, jax.Array]:
+    """GAE advantages (scaled to zero mean, unit std if `normalize`), lambda-returns
+    (raw advantages + V) and V, flattened to [T * N]."""
+    values = critic_forward(critic, batch.obs)
+    last_value = critic_forward(critic, batch.last_obs)
+    final_values = critic_forward(critic, batch.final_obs)
+    next_values = next_state_values(values, last_value, final_values, batch.truncated)
+    advantages = gae(batch.rewards, values, next_values, batch.terminated, batch.truncated, gamma, gae_lambda)
+    returns = (advantages + values).reshape(-1)
+    advantages = advantages.reshape(-1)
+    if normalize:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    return {"advantages": advantages, "returns": returns, "values": values.reshape(-1)}
+
+
+def policy_step(
+    actor: Params,
+    obs: jax.Array,
+    actions: jax.Array,
+    advantages: jax.Array,
+    dist: Distribution,
+    config: TRPOConfig,
+) -> tuple[Params, PolicyStats]:
+    """maximise L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) s.t. mean KL(pi_old || pi_theta) <= max_kl."""
+    theta_old, unravel = ravel_pytree(actor)
+    old_dist = jax.lax.stop_gradient(actor_forward(actor, obs))
+    old_log_prob = dist.log_prob(old_dist, actions)
+
+    def surrogate(theta):
+        new_dist = actor_forward(unravel(theta), obs)
+        return jnp.mean(jnp.exp(dist.log_prob(new_dist, actions) - old_log_prob) * advantages)
+
+    def mean_kl(theta):
+        return jnp.mean(dist.kl(old_dist, actor_forward(unravel(theta), obs)))
+
+    def surrogate_and_kl(theta):
+        return surrogate(theta), mean_kl(theta)
+
+    def fisher(v):
+        return fisher_vector_product(mean_kl, theta_old, v, config.cg_damping)
+
+    # 1. g = grad L at theta_old; 2. s ~ F^-1 g; 3. full step beta * s on the KL boundary.
+    g = jax.grad(surrogate)(theta_old)
+    direction, residual = conjugate_gradient(fisher, g, config.cg_iters, config.cg_residual_tol)
+    full_step = scale_to_trust_region(direction, fisher(direction), config.max_kl)
+    finite = jnp.all(jnp.isfinite(full_step))
+    full_step = jnp.where(finite, full_step, 0.0)
+
+    # 4. backtracking line search, or the plain natural-gradient step.
+    if config.npg:
+        theta = jnp.where(finite, theta_old + full_step, theta_old)
+        gain, kl = surrogate_and_kl(theta)
+        gain = gain - surrogate(theta_old)
+        accepted, fraction = finite.astype(theta.dtype), finite.astype(theta.dtype)
+    else:
+        result = backtracking_line_search(
+            surrogate_and_kl, theta_old, full_step, config.max_kl, config.backtrack_coeff, config.backtrack_iters
+        )
+        theta, accepted, fraction, kl, gain = result
+    stats = PolicyStats(
+        kl=kl,
+        surrogate_gain=gain,
+        step_fraction=fraction,
+        line_search_accepted=accepted,
+        cg_residual=jnp.sqrt(residual),
+        entropy=jnp.mean(dist.entropy(old_dist)),
+        skipped=(~finite).astype(theta.dtype),
+    )
+    return unravel(theta), stats
+
+
+def fit_critic(
+    critic: Params,
+    opt_state: Any,
+    key: jax.Array,
+    obs: jax.Array,
+    returns: jax.Array,
+    optimizer: optax.GradientTransformation,
+    epochs: int,
+    minibatch: int,
+) -> tuple[Params, Any, jax.Array]:
+    """`epochs` shuffled passes of Adam minibatches on the squared error to the returns.
+    Returns (critic, optimiser state, mean loss of the last epoch)."""
+    n = obs.shape[0]
+    n_minibatches = n // minibatch
+
+    def loss_fn(params, o, r):
+        return jnp.mean((critic_forward(params, o) - r) ** 2)
+
+    def minibatch_step(carry, idx):
+        params, state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, obs[idx], returns[idx])
+        updates, state = optimizer.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), loss
+
+    def epoch(carry, epoch_key):
+        order = jax.random.permutation(epoch_key, n)[: n_minibatches * minibatch]
+        carry, losses = jax.lax.scan(minibatch_step, carry, order.reshape(n_minibatches, minibatch))
+        return carry, jnp.mean(losses)
+
+    (critic, opt_state), epoch_losses = jax.lax.scan(epoch, (critic, opt_state), jax.random.split(key, epochs))
+    return critic, opt_state, epoch_losses[-1]
+
+
+def explained_variance(predicted: jax.Array, target: jax.Array) -> jax.Array:
+    """1 - Var(target - predicted) / Var(target): 1 is perfect, 0 is no better than a constant."""
+    var = jnp.var(target)
+    return jnp.where(var > 0, 1.0 - jnp.var(target - predicted) / var, jnp.nan)
+
+
+class Learner:
+    """Holds the jitted stages for one config, distribution and observation size."""
+
+    def __init__(self, config: TRPOConfig, dist: Distribution, obs_dim: int):
+        self.config = config
+        self.dist = dist
+        self.obs_dim = obs_dim
+        self.optimizer = optax.adam(config.critic_lr)
+        self._advantages = jax.jit(
+            partial(
+                compute_advantages,
+                gamma=config.gamma,
+                gae_lambda=config.gae_lambda,
+                normalize=config.normalize_advantages,
+            )
+        )
+        self._policy_step = jax.jit(partial(policy_step, dist=dist, config=config))
+        self._fit_critic = jax.jit(
+            partial(
+                fit_critic,
+                optimizer=self.optimizer,
+                epochs=config.critic_epochs,
+                minibatch=config.critic_minibatch,
+            )
+        )
+
+    def init(self, key: jax.Array) -> LearnerState:
+        actor_key, critic_key, key = jax.random.split(key, 3)
+        c = self.config
+        actor = init_actor(actor_key, self.obs_dim, c.hidden_sizes, self.dist, c.log_std_init)
+        critic = init_critic(critic_key, self.obs_dim, c.hidden_sizes)
+        return LearnerState(actor, critic, self.optimizer.init(critic), key)
+
+    def update(self, state: LearnerState, batch: Batch) -> tuple[LearnerState, dict[str, float]]:
+        """Advantages with the current critic, then the policy step, then the critic fit."""
+        targets = self._advantages(state.critic, batch)
+        obs = batch.obs.reshape(-1, self.obs_dim)
+        actions = batch.actions.reshape(obs.shape[0], *batch.actions.shape[2:])
+        actor, policy_stats = self._policy_step(state.actor, obs, actions, targets["advantages"])
+        critic_key, key = jax.random.split(state.key)
+        critic, critic_opt, value_loss = self._fit_critic(
+            state.critic, state.critic_opt, critic_key, obs, targets["returns"]
+        )
+        stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
+        stats["train/value_loss"] = value_loss
+        stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
+        stats = {name: float(value) for name, value in jax.device_get(stats).items()}
+        return LearnerState(actor, critic, critic_opt, key), stats

@@ -1,0 +1,71 @@
+"""Metrics out: one CSV row and one set of TensorBoard scalars per iteration.
+
+Every key is defined in docs/metrics.md. The CSV's columns are fixed by the first row written
+(or by the existing header when a resumed run appends).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+METRICS_CSV = "metrics.csv"
+
+
+class Logger:
+    def __init__(self, run_dir: Path, tensorboard: bool = True, hparams: dict[str, Any] | None = None):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.run_dir / METRICS_CSV
+        self.columns: list[str] | None = None
+        if self.csv_path.exists() and self.csv_path.stat().st_size > 0:
+            with open(self.csv_path, newline="") as f:
+                self.columns = next(csv.reader(f))
+        self._csv = open(self.csv_path, "a", newline="")
+        self._writer: csv.DictWriter | None = None
+        self._tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tb"))
+            if hparams:
+                text = "\n".join(f"| {k} | {v} |" for k, v in sorted(hparams.items()))
+                self._tb.add_text("hyperparameters", "| name | value |\n|---|---|\n" + text, 0)
+
+    def write(self, metrics: dict[str, float]) -> None:
+        """Append one row; `metrics` must hold global_step."""
+        if self.columns is None:
+            self.columns = list(metrics)
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._csv, fieldnames=self.columns, extrasaction="ignore")
+            if self._csv.tell() == 0:
+                self._writer.writeheader()
+        self._writer.writerow({k: _fmt(metrics.get(k, math.nan)) for k in self.columns})
+        self._csv.flush()
+        if self._tb is not None:
+            step = int(metrics["global_step"])
+            for key, value in metrics.items():
+                if key != "global_step" and isinstance(value, (int, float)) and math.isfinite(value):
+                    self._tb.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self._csv.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def read_metrics(run_dir: Path) -> dict[str, list[float]]:
+    """Columns of a run's metrics.csv as lists of floats."""
+    with open(Path(run_dir) / METRICS_CSV, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {key: [float(row[key]) if row[key] not in ("", None) else math.nan for row in rows] for key in rows[0]}

@@ -1,0 +1,131 @@
+"""A training run on disk: the run directory, its files, and the final evaluation.
+
+run_dir/
+  config.yaml       every hyperparameter, env id, seed, total steps, trpo version
+  metrics.csv       one row per iteration
+  tb/               TensorBoard events
+  checkpoints/      latest + the newest numbered checkpoints, written atomically
+  summary.json      env_id, seed, total_steps, wall_s, sps, compile_s, eval {mean, std, episodes}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trpo import __version__
+from trpo.agent import TRPO
+from trpo.checkpoint import CheckpointDir, write_atomic
+from trpo.config import TRPOConfig
+from trpo.console import ProgressDisplay
+from trpo.logger import Logger
+
+CONFIG_YAML = "config.yaml"
+SUMMARY_JSON = "summary.json"
+CHECKPOINTS = "checkpoints"
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used as asked; the message says why and what to do."""
+
+
+@dataclass
+class RunOptions:
+    total_steps: int
+    run_dir: Path | None = None
+    checkpoint_every: int = 10
+    eval_episodes: int = 10
+    quiet: bool = False
+    tensorboard: bool = True
+    preset_source: str | None = None
+
+
+def default_run_dir(env_id: str, seed: int, root: Path = Path("runs")) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", env_id)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = root / f"{safe}__seed{seed}__{stamp}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{safe}__seed{seed}__{stamp}-{suffix}"
+    return path
+
+
+def holds_run(path: Path) -> bool:
+    return (Path(path) / CONFIG_YAML).exists() or (Path(path) / CHECKPOINTS).exists()
+
+
+def write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def write_config_yaml(run_dir: Path, env_id: str, config: TRPOConfig, options: RunOptions) -> None:
+    data = {
+        "env_id": env_id,
+        "total_steps": options.total_steps,
+        "trpo_version": __version__,
+        "preset": options.preset_source,
+        "config": config.to_dict(),
+    }
+    text = yaml.safe_dump(data, sort_keys=False)
+    write_atomic(run_dir / CONFIG_YAML, lambda f: f.write(text.encode()))
+
+
+def read_config_yaml(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / CONFIG_YAML
+    if not path.exists():
+        raise RunDirError(f"{run_dir} holds no run (no {CONFIG_YAML}); give a folder made by `trpo train`")
+    return yaml.safe_load(path.read_text())
+
+
+def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any]:
+    """Train in a new run directory and return the summary (also written to summary.json)."""
+    run_dir = Path(options.run_dir) if options.run_dir else default_run_dir(env_id, config.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config_yaml(run_dir, env_id, config, options)
+    agent = TRPO(env_id, config)
+    return _train_and_summarise(agent, run_dir, options)
+
+
+def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions) -> dict[str, Any]:
+    logger = Logger(run_dir, tensorboard=options.tensorboard, hparams=agent.config.to_dict())
+    checkpoints = CheckpointDir(run_dir / CHECKPOINTS)
+    remaining = max(0, options.total_steps - agent.global_step)
+    try:
+        with ProgressDisplay(options.total_steps, agent.global_step, agent.env_id, not options.quiet) as progress:
+            if remaining > 0:
+                agent.learn(
+                    remaining,
+                    callback=progress.update,
+                    logger=logger,
+                    checkpoints=checkpoints,
+                    checkpoint_every=options.checkpoint_every,
+                )
+    finally:
+        logger.close()
+    start = time.perf_counter()
+    evaluation = agent.evaluate(options.eval_episodes)
+    eval_s = time.perf_counter() - start
+    agent.close()
+    summary = {
+        "env_id": agent.env_id,
+        "seed": agent.config.seed,
+        "total_steps": agent.global_step,
+        "iterations": agent.iteration,
+        "wall_s": round(agent.train_wall_s, 3),
+        "sps": round(agent.global_step / agent.train_wall_s, 1) if agent.train_wall_s > 0 else 0.0,
+        "compile_s": round(agent.compile_s, 3),
+        "eval_s": round(eval_s, 3),
+        "eval": {k: evaluation[k] for k in ("mean", "std", "episodes")},
+        "run_dir": str(run_dir),
+    }
+    write_json(run_dir / SUMMARY_JSON, summary)
+    return summary

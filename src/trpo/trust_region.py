@@ -1,0 +1,116 @@
+"""The numerics of the trust-region step, as small pure functions on flat parameter vectors.
+
+Schulman et al. (2015), appendix C: solve F s = g by conjugate gradient using only
+Fisher-vector products, scale s to the trust-region boundary, then backtrack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+Vector = jax.Array
+
+
+def conjugate_gradient(
+    matvec: Callable[[Vector], Vector], b: Vector, iters: int, residual_tol: float = 1e-10
+) -> tuple[Vector, Vector]:
+    """Approximately solve A x = b for symmetric positive-definite A, from x0 = 0.
+
+    Runs at most `iters` iterations and stops once the squared residual norm r.r is at most
+    `residual_tol`. Returns (x, r.r). Exact after n iterations for an n x n system (in exact
+    arithmetic).
+    """
+
+    def not_done(state):
+        i, _, _, _, rr = state
+        return (i < iters) & (rr > residual_tol)
+
+    def step(state):
+        i, x, r, p, rr = state
+        ap = matvec(p)
+        alpha = rr / jnp.vdot(p, ap)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rr_new = jnp.vdot(r, r)
+        p = r + (rr_new / rr) * p
+        return i + 1, x, r, p, rr_new
+
+    x0 = jnp.zeros_like(b)
+    init = (jnp.asarray(0), x0, b, b, jnp.vdot(b, b))
+    _, x, _, _, rr = jax.lax.while_loop(not_done, step, init)
+    return x, rr
+
+
+def fisher_vector_product(kl_fn: Callable[[Vector], jax.Array], theta: Vector, v: Vector, damping: float) -> Vector:
+    """(F + damping I) v, with F the Hessian of kl_fn at theta (forward-over-reverse).
+
+    kl_fn(theta) must be the mean KL(pi_old || pi_theta) with pi_old held fixed at theta, so that
+    its Hessian at theta is the Fisher information matrix of the policy.
+    """
+    return jax.jvp(jax.grad(kl_fn), (theta,), (v,))[1] + damping * v
+
+
+def scale_to_trust_region(step: Vector, fisher_step: Vector, max_kl: float) -> Vector:
+    """beta * s with beta = sqrt(2 delta / s^T F s): the quadratic KL model equals delta."""
+    shs = jnp.maximum(jnp.vdot(step, fisher_step), 1e-12)
+    return jnp.sqrt(2.0 * max_kl / shs) * step
+
+
+class LineSearchResult(NamedTuple):
+    theta: Vector
+    """the accepted parameters, or theta_old unchanged bit for bit when nothing was accepted"""
+    accepted: jax.Array
+    """1.0 when a step was accepted, else 0.0"""
+    step_fraction: jax.Array
+    """fraction of the full step taken (0 when nothing was accepted)"""
+    kl: jax.Array
+    """mean KL of the accepted step (0 when nothing was accepted)"""
+    surrogate_gain: jax.Array
+    """L(theta_new) - L(theta_old) of the accepted step (0 when nothing was accepted)"""
+
+
+def backtracking_line_search(
+    surrogate_and_kl: Callable[[Vector], tuple[jax.Array, jax.Array]],
+    theta_old: Vector,
+    full_step: Vector,
+    max_kl: float,
+    backtrack_coeff: float,
+    backtrack_iters: int,
+) -> LineSearchResult:
+    """Try theta_old + c^k * full_step for k = 0, 1, ...; accept the first whose mean KL is at
+    most max_kl and whose surrogate improves on theta_old's. If none does, return theta_old.
+    """
+    surrogate_old, _ = surrogate_and_kl(theta_old)
+
+    def try_fraction(k):
+        fraction = backtrack_coeff**k
+        surrogate, kl = surrogate_and_kl(theta_old + fraction * full_step)
+        gain = surrogate - surrogate_old
+        ok = (kl <= max_kl) & (gain > 0.0) & jnp.isfinite(gain) & jnp.isfinite(kl)
+        return ok, fraction, kl, gain
+
+    def not_done(state):
+        k, found, *_ = state
+        return (k < backtrack_iters) & ~found
+
+    def step(state):
+        k, _, _, _, _ = state
+        ok, fraction, kl, gain = try_fraction(k)
+        return k + 1, ok, fraction, kl, gain
+
+    zero = jnp.zeros((), theta_old.dtype)
+    init = (jnp.asarray(0), jnp.asarray(False), zero, zero, zero)
+    _, found, fraction, kl, gain = jax.lax.while_loop(not_done, step, init)
+    # jnp.where keeps theta_old's exact bits when nothing was accepted.
+    theta = jnp.where(found, theta_old + fraction * full_step, theta_old)
+    return LineSearchResult(
+        theta=theta,
+        accepted=found.astype(theta_old.dtype),
+        step_fraction=jnp.where(found, fraction, zero),
+        kl=jnp.where(found, kl, zero),
+        surrogate_gain=jnp.where(found, gain, zero),
+    )
