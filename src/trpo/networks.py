@@ -29,7 +29,7 @@ def init_mlp(key: jax.Array, sizes: list[int], head_gain: float) -> list[Params]
     """Layers sizes[0] -> ... -> sizes[-1]; hidden layers get gain sqrt(2), the last head_gain."""
     keys = jax.random.split(key, len(sizes) - 1)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         gain = head_gain if i == len(sizes) - 2 else math.sqrt(2.0)
         layers.append(_dense(keys[i], n_in, n_out, gain))
     return layers
