@@ -26,22 +26,26 @@ def conjugate_gradient(
     """
 
     def not_done(state):
-        i, _, _, _, rr = state
-        return (i < iters) & (rr > residual_tol)
+        i, _, _, _, rr, healthy = state
+        return (i < iters) & (rr > residual_tol) & healthy
 
     def step(state):
-        i, x, r, p, rr = state
+        i, x, r, p, rr, _ = state
         ap = matvec(p)
-        alpha = rr / jnp.vdot(p, ap)
+        curvature = jnp.vdot(p, ap)
+        # In finite precision p.Ap can underflow to 0 once the residual is tiny: stop there
+        # with the iterate we have instead of dividing by zero.
+        healthy = (curvature > 0) & jnp.isfinite(curvature)
+        alpha = jnp.where(healthy, rr / jnp.where(healthy, curvature, 1.0), 0.0)
         x = x + alpha * p
         r = r - alpha * ap
         rr_new = jnp.vdot(r, r)
         p = r + (rr_new / rr) * p
-        return i + 1, x, r, p, rr_new
+        return i + 1, x, r, p, jnp.where(healthy, rr_new, rr), healthy
 
     x0 = jnp.zeros_like(b)
-    init = (jnp.asarray(0), x0, b, b, jnp.vdot(b, b))
-    _, x, _, _, rr = jax.lax.while_loop(not_done, step, init)
+    init = (jnp.asarray(0), x0, b, b, jnp.vdot(b, b), jnp.asarray(True))
+    _, x, _, _, rr, _ = jax.lax.while_loop(not_done, step, init)
     return x, rr
 
 
