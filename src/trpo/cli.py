@@ -30,7 +30,7 @@ commands:
   presets                list the tuned presets shipped with trpo
 """
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass

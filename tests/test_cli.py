@@ -1,0 +1,94 @@
+"""`trpo train` end to end on a tiny budget: the run directory holds every promised file."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import yaml
+
+from trpo.checkpoint import load
+
+METRIC_COLUMNS = [
+    "global_step",
+    "time/sps",
+    "time/rollout_s",
+    "time/update_s",
+    "rollout/ep_return_mean",
+    "rollout/ep_len_mean",
+    "train/kl",
+    "train/surrogate_gain",
+    "train/step_fraction",
+    "train/line_search_accepted",
+    "train/cg_residual",
+    "train/entropy",
+    "train/value_loss",
+    "train/explained_variance",
+]
+
+
+def trpo(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "trpo.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_train_writes_a_complete_run_directory(tmp_path):
+    run = tmp_path / "run"
+    result = trpo(
+        "train", "Pendulum-v1", "--total-steps", "4096", "--num-envs", "2", "--n-steps", "512",
+        "--max-kl", "0.02", "--hidden-sizes", "32", "32", "--run-dir", str(run), "--quiet", "--checkpoint-every", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary == json.loads((run / "summary.json").read_text())
+    assert summary["env_id"] == "Pendulum-v1" and summary["seed"] == 0 and summary["total_steps"] == 4096
+    assert summary["wall_s"] > 0 and summary["sps"] > 0
+    assert summary["eval"]["episodes"] == 10 and summary["eval"]["std"] >= 0
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["env_id"] == "Pendulum-v1"
+    assert config["config"]["max_kl"] == 0.02 and config["config"]["hidden_sizes"] == [32, 32]
+    # Flags override the env's preset, and the preset fills in the rest.
+    assert config["preset"] == "Pendulum-v1.yaml" and config["config"]["gamma"] == 0.9
+
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    assert set(METRIC_COLUMNS) <= set(rows[0])
+    assert [int(r["global_step"]) for r in rows] == [1024, 2048, 3072, 4096]
+
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    arrays, meta = load(run / "checkpoints" / "latest")
+    assert meta["global_step"] == 4096 and meta["env_id"] == "Pendulum-v1"
+    assert "actor/log_std" in arrays
+
+
+def test_train_without_run_dir_makes_a_fresh_folder_under_runs(tmp_path):
+    for _ in range(2):
+        result = trpo("train", "CartPole-v1", "--total-steps", "1024", "--quiet", "--eval-episodes", "1", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all((r / "summary.json").exists() for r in runs)
+
+
+def test_bad_hyperparameter_is_one_clear_line_and_exit_2(tmp_path):
+    result = trpo("train", "CartPole-v1", "--max-kl", "0", "--run-dir", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert "max_kl=0.0 is invalid: must be > 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_env_suggests_close_ids(tmp_path):
+    result = trpo("train", "CartPole-v9", "--run-dir", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert "unknown environment id 'CartPole-v9'" in result.stderr and "CartPole-v1" in result.stderr
+
+
+def test_existing_run_dir_is_refused_without_overwrite(tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "CartPole-v1", "--total-steps", "1024", "--quiet", "--eval-episodes", "1", "--run-dir", str(run)]
+    assert trpo(*args).returncode == 0
+    refused = trpo(*args)
+    assert refused.returncode == 2 and "already holds a run" in refused.stderr
+    assert trpo(*args, "--overwrite").returncode == 0
