@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 class ProgressDisplay:
@@ -18,12 +18,11 @@ class ProgressDisplay:
         self.console = Console(stderr=True)
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
-            TextColumn("{task.fields[sps]:>7,.0f} steps/s"),
+            TextColumn("{task.fields[sps]:,.0f} steps/s"),
             TextColumn("return {task.fields[ret]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
             console=self.console,
             disable=not enabled,
         )
