@@ -19,7 +19,7 @@ import numpy as np
 from trpo import __version__, checkpoint
 from trpo.config import TRPOConfig
 from trpo.envs import EnvFactory, SyncVectorEnv, env_factory, make_one, make_vector_env
-from trpo.learner import Batch, Learner, LearnerState
+from trpo.learner import Learner, LearnerState
 from trpo.networks import actor_forward, to_numpy
 from trpo.normalization import ObservationNormalizer
 from trpo.rollout import Sampler
@@ -98,15 +98,7 @@ class TRPO:
         # Baselines): the policy step and the critic see the batch normalised one way.
         self.normalizer.update(raw.obs)
         norm = self.normalizer
-        batch = Batch(
-            obs=norm(raw.obs),
-            actions=raw.actions,
-            rewards=raw.rewards,
-            terminated=raw.terminated,
-            truncated=raw.truncated,
-            final_obs=norm(raw.final_obs),
-            last_obs=norm(raw.last_obs),
-        )
+        batch = raw._replace(obs=norm(raw.obs), final_obs=norm(raw.final_obs), last_obs=norm(raw.last_obs))
         self.state, stats = self.learner.update(self.state, batch)
         self._actor_np = to_numpy(self.state.actor)
         t2 = time.perf_counter()

@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
@@ -20,6 +19,7 @@ from trpo.advantages import gae, next_state_values
 from trpo.config import TRPOConfig
 from trpo.distributions import Distribution
 from trpo.networks import Params, actor_forward, critic_forward, init_actor, init_critic
+from trpo.rollout import Batch
 from trpo.trust_region import (
     backtracking_line_search,
     conjugate_gradient,
@@ -33,20 +33,6 @@ class LearnerState(NamedTuple):
     critic: Params
     critic_opt: Any
     key: jax.Array
-
-
-class Batch(NamedTuple):
-    """One iteration's transitions, time-major [T, N, ...], observations already normalised."""
-
-    obs: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
-    final_obs: np.ndarray
-    """observation at which an episode was truncated (valid where truncated)"""
-    last_obs: np.ndarray
-    """[N, D] observation after the last step, for the bootstrap at the batch end"""
 
 
 class PolicyStats(NamedTuple):

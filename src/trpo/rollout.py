@@ -17,8 +17,9 @@ from trpo.networks import actor_forward
 from trpo.normalization import ObservationNormalizer
 
 
-class RawBatch(NamedTuple):
-    """Transitions of one iteration, time-major [T, N, ...], observations as the env gave them."""
+class Batch(NamedTuple):
+    """Transitions of one iteration, time-major [T, N, ...]. The sampler returns observations as
+    the env gave them; the learner receives them normalised."""
 
     obs: np.ndarray
     actions: np.ndarray
@@ -26,7 +27,9 @@ class RawBatch(NamedTuple):
     terminated: np.ndarray
     truncated: np.ndarray
     final_obs: np.ndarray
+    """observation at which an episode was truncated (valid where truncated, else 0)"""
     last_obs: np.ndarray
+    """[N, D] observation after the last step, for the bootstrap at the batch end"""
 
 
 class Sampler:
@@ -40,7 +43,7 @@ class Sampler:
         n, d = envs.num_envs, envs.obs_dim
         action_shape = envs.action_space.shape
         action_dtype = np.float32 if np.issubdtype(envs.action_space.dtype, np.floating) else np.int64
-        self._buffers = RawBatch(
+        self._buffers = Batch(
             obs=np.zeros((n_steps, n, d), np.float32),
             actions=np.zeros((n_steps, n, *action_shape), action_dtype),
             rewards=np.zeros((n_steps, n), np.float32),
@@ -54,7 +57,7 @@ class Sampler:
         params = actor_forward(actor_np, self.normalizer(raw_obs), np)
         return self.dist.sample_numpy(self.rng, params, deterministic)
 
-    def collect(self, actor_np: Any) -> RawBatch:
+    def collect(self, actor_np: Any) -> Batch:
         """n_steps steps of every env with the actor's NumPy parameters. The returned arrays are
         reused by the next call."""
         b = self._buffers
