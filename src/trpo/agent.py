@@ -22,7 +22,7 @@ from trpo.envs import EnvFactory, SyncVectorEnv, env_factory, make_one, make_vec
 from trpo.learner import Learner, LearnerState
 from trpo.networks import actor_forward, to_numpy
 from trpo.normalization import ObservationNormalizer
-from trpo.rollout import Sampler
+from trpo.rollout import Sampler, noise_stream
 
 Callback = Callable[[dict[str, float]], Any]
 """Called after every iteration with its metrics; returning False stops training."""
@@ -40,17 +40,19 @@ class TRPO:
         env: str | EnvFactory,
         config: TRPOConfig | None = None,
         make_kwargs: dict[str, Any] | None = None,
+        ray_address: str | None = None,
     ):
         self.config = config or TRPOConfig()
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
         self.env_factory = env_factory(env, **self.make_kwargs)
         c = self.config
-        self.envs: SyncVectorEnv = make_vector_env(self.env_factory, c.num_envs)
+        # With the Ray sampler the rollout envs live in the workers; one local env gives the spaces.
+        self.envs: SyncVectorEnv = make_vector_env(self.env_factory, c.num_envs if c.sampler == "local" else 1)
         self.normalizer = ObservationNormalizer(self.envs.obs_dim, c.normalize_obs, c.obs_clip)
         self.learner = Learner(c, self.envs.distribution, self.envs.obs_dim)
         self.state: LearnerState = self.learner.init(jax.random.PRNGKey(c.seed))
-        self.sampler = Sampler(self.envs, self.normalizer, c.n_steps, c.seed)
+        self.sampler = self._make_sampler(ray_address)
         self.global_step = 0
         self.iteration = 0
         self.skipped_updates = 0
@@ -58,6 +60,15 @@ class TRPO:
         self._compiled = False
         self.train_wall_s = 0.0
         self._actor_np = to_numpy(self.state.actor)
+
+    def _make_sampler(self, ray_address: str | None) -> Any:
+        c = self.config
+        if c.sampler == "ray":
+            from trpo.ray_sampler import RaySampler
+
+            return RaySampler(self.env_factory, self.env_id, self.normalizer, c, ray_address)
+        rngs = [noise_stream(c.seed, group) for group in range(c.workers)]
+        return Sampler(self.envs, self.normalizer, c.n_steps, c.seed, rngs=rngs)
 
     # ------------------------------------------------------------------------------------------
     def learn(
@@ -108,7 +119,7 @@ class TRPO:
         self.global_step += self.config.batch_size
         self.iteration += 1
         self.skipped_updates += int(stats.pop("train/skipped"))
-        episodes = self.envs.finished_episodes
+        episodes = self.sampler.finished_episodes
         returns = [r for r, _ in episodes]
         lengths = [n for _, n in episodes]
         metrics = {
@@ -123,6 +134,7 @@ class TRPO:
             "rollout/episodes": float(len(returns)),
             **stats,
             "train/skipped_updates": float(self.skipped_updates),
+            **self.sampler.metrics(),
         }
         return metrics
 
@@ -185,7 +197,7 @@ class TRPO:
             "iteration": self.iteration,
             "skipped_updates": self.skipped_updates,
             "train_wall_s": self.train_wall_s,
-            "numpy_rng": self.sampler.rng.bit_generator.state,
+            "numpy_rng": self.sampler.rng_state(),
         }
         return arrays, meta
 
@@ -223,7 +235,8 @@ class TRPO:
         )
         self.state = jax.tree.map(jax.numpy.asarray, self.state)
         self.normalizer.load_state({k[len("obs_norm/") :]: v for k, v in arrays.items() if k.startswith("obs_norm/")})
-        self.sampler.rng.bit_generator.state = meta["numpy_rng"]
+        rng_state = meta["numpy_rng"]
+        self.sampler.load_rng_state(rng_state if isinstance(rng_state, list) else [rng_state])
         self.global_step = int(meta["global_step"])
         self.iteration = int(meta["iteration"])
         self.skipped_updates = int(meta.get("skipped_updates", 0))
@@ -231,4 +244,6 @@ class TRPO:
         self._actor_np = to_numpy(self.state.actor)
 
     def close(self) -> None:
-        self.envs.close()
+        self.sampler.close()
+        if self.config.sampler != "local":
+            self.envs.close()

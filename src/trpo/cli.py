@@ -52,6 +52,10 @@ class TrainArgs:
     """train into --run-dir even if it already holds a run (its files are replaced)"""
     quiet: bool = False
     """no progress bar"""
+    envs_per_worker: int | None = None
+    """envs per sampler worker: sets num_envs = workers * envs_per_worker"""
+    ray_address: str | None = None
+    """with --sampler ray: join this Ray cluster (e.g. 10.0.0.1:6379 or auto) instead of starting a local one"""
 
 
 def _first_positional(argv: list[str]) -> str | None:
@@ -75,8 +79,14 @@ def cmd_train(argv: list[str]) -> int:
     if env_id is not None:
         values, source = presets.resolve(preset_name, env_id)
         base = TRPOConfig.from_dict(values, source=f"preset {source}")
+    base = _apply_envs_per_worker(argv, base)
     defaults = TrainArgs(env_id=env_id or "", config=base)
     args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train", description="Train a TRPO policy.")
+    config = args.config
+    if args.envs_per_worker is not None and config.num_envs != config.workers * args.envs_per_worker:
+        raise ConfigError("give either --num-envs or --envs-per-worker (num_envs = workers * envs_per_worker)")
+    if args.ray_address is not None and config.sampler != "ray":
+        raise ConfigError("--ray-address is only used by the Ray sampler: add --sampler ray")
     if args.run_dir is not None and holds_run(args.run_dir) and not args.overwrite:
         raise RunDirError(
             f"{args.run_dir} already holds a run; pass --overwrite to replace it or choose another --run-dir"
@@ -90,12 +100,29 @@ def cmd_train(argv: list[str]) -> int:
         eval_episodes=args.eval_episodes,
         quiet=args.quiet,
         preset_source=source,
+        ray_address=args.ray_address,
     )
     if args.total_steps <= 0:
         raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
-    summary = train(args.env_id, args.config, options)
+    summary = train(args.env_id, config, options)
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _apply_envs_per_worker(argv: list[str], base: TRPOConfig) -> TRPOConfig:
+    """--envs-per-worker K sets num_envs = workers * K before the flags are parsed, so that the
+    config is valid while tyro builds it."""
+    per_worker = _flag_value(argv, "--envs-per-worker")
+    if per_worker is None or per_worker == "None":
+        return base
+    workers = _flag_value(argv, "--workers") or str(base.workers)
+    try:
+        per_worker_n, workers_n = int(per_worker), int(workers)
+    except ValueError:
+        raise ConfigError(f"--envs-per-worker {per_worker} / --workers {workers}: give positive integers") from None
+    if per_worker_n <= 0 or workers_n <= 0:
+        raise ConfigError(f"--envs-per-worker {per_worker} / --workers {workers}: give positive integers")
+    return base.replace(workers=workers_n, num_envs=workers_n * per_worker_n)
 
 
 def _clear_run(run_dir: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 class ConfigError(ValueError):
@@ -20,6 +20,11 @@ class TRPOConfig:
     """steps per environment per iteration (the batch is num_envs * n_steps transitions)"""
     seed: int = 0
     """seed of the parameters, the action noise, the minibatch order and the environments"""
+    sampler: Literal["local", "ray"] = "local"
+    """where the envs are stepped: 'local' (this process) or 'ray' (Ray actors, pip install 'trpo[ray]')"""
+    workers: int = 1
+    """env groups, each with its own action-noise stream; with sampler=ray, one Ray actor per group
+    (num_envs / workers envs each). A local run with the same workers collects the same batches"""
     # --- advantages -------------------------------------------------------------------------
     gamma: float = 0.99
     """discount factor, in (0, 1]"""
@@ -100,10 +105,16 @@ def validate(c: TRPOConfig) -> None:
         if not ok:
             raise ConfigError(f"{field}={getattr(c, field)!r} is invalid: {allowed}")
 
-    for name in ("num_envs", "n_steps", "cg_iters", "backtrack_iters", "critic_epochs", "critic_minibatch"):
+    for name in ("num_envs", "n_steps", "workers", "cg_iters", "backtrack_iters", "critic_epochs", "critic_minibatch"):
         value = getattr(c, name)
         need(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "must be a positive integer")
     need(isinstance(c.seed, int) and c.seed >= 0, "seed", "must be an integer >= 0")
+    need(c.sampler in ("local", "ray"), "sampler", "must be 'local' or 'ray'")
+    need(
+        c.num_envs % c.workers == 0,
+        "workers",
+        f"must divide num_envs={c.num_envs}: set num_envs to a multiple of workers (or use --envs-per-worker)",
+    )
     need(0.0 < c.gamma <= 1.0, "gamma", "must be in (0, 1]")
     need(0.0 <= c.gae_lambda <= 1.0, "gae_lambda", "must be in [0, 1]")
     need(c.max_kl > 0.0, "max_kl", "must be > 0 (typical: 0.001 to 0.05)")

@@ -1,12 +1,20 @@
 """Sampler: steps the vector env with the current policy, in NumPy, and fills a batch.
 
-Acting is one NumPy forward of the actor for all envs at once: a 64x64 MLP costs a few
+Acting is one NumPy forward of the actor per env group: a 64x64 MLP costs a few
 microseconds there, against tens for a jitted JAX call, and it is the per-step cost that
 decides speed on cheap simulators.
+
+Seeding. The envs are split into equal, contiguous groups (one per Ray worker; a single group
+by default). Env i resets first with seed + i; group g draws its action noise from its own
+NumPy Generator, `noise_stream(seed, g)`, whose stream does not depend on the number of groups
+or on the process the group runs in. A local run with `workers=W` therefore collects exactly
+the batches of a Ray run with W workers, and each step costs one actor forward and one noise
+draw per group, not per env.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,15 +40,37 @@ class Batch(NamedTuple):
     """[N, D] observation after the last step, for the bootstrap at the batch end"""
 
 
+def noise_stream(seed: int, group: int, restart: int = 0) -> np.random.Generator:
+    """The action-noise Generator of env group `group` (of its `restart`-th replacement worker):
+    child `group` of SeedSequence(seed), whatever the number of groups."""
+    spawn_key = (group,) if restart == 0 else (group, restart)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))
+
+
 class Sampler:
-    def __init__(self, envs: SyncVectorEnv, normalizer: ObservationNormalizer, n_steps: int, seed: int):
+    """Steps `envs` with the actor. `rngs` holds one noise Generator per env group (default: one
+    group, `noise_stream(seed, 0)`); the envs reset with `reset_seed` (default: `seed`)."""
+
+    def __init__(
+        self,
+        envs: SyncVectorEnv,
+        normalizer: ObservationNormalizer,
+        n_steps: int,
+        seed: int,
+        rngs: Sequence[np.random.Generator] | None = None,
+        reset_seed: int | None = None,
+    ):
         self.envs = envs
         self.dist: Distribution = envs.distribution
         self.normalizer = normalizer
         self.n_steps = n_steps
-        self.rng = np.random.default_rng(seed)
-        self.obs = envs.reset(seed=seed).copy()
+        self.rngs = list(rngs) if rngs is not None else [noise_stream(seed, 0)]
         n, d = envs.num_envs, envs.obs_dim
+        if n % len(self.rngs):
+            raise ValueError(f"{n} envs cannot be split into {len(self.rngs)} equal groups")
+        size = n // len(self.rngs)
+        self._groups = [slice(g * size, (g + 1) * size) for g in range(len(self.rngs))]
+        self.obs = envs.reset(seed=seed if reset_seed is None else reset_seed).copy()
         action_shape = envs.action_space.shape
         action_dtype = np.float32 if np.issubdtype(envs.action_space.dtype, np.floating) else np.int64
         self._buffers = Batch(
@@ -53,9 +83,37 @@ class Sampler:
             last_obs=np.zeros((n, d), np.float32),
         )
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The first group's Generator; TRPO.act draws from it."""
+        return self.rngs[0]
+
+    @property
+    def finished_episodes(self) -> Sequence[tuple[float, int]]:
+        return self.envs.finished_episodes
+
+    def rng_state(self) -> list[dict[str, Any]]:
+        return [rng.bit_generator.state for rng in self.rngs]
+
+    def load_rng_state(self, states: list[dict[str, Any]]) -> None:
+        """Continue the saved noise streams (ignored if they were saved with another number of groups)."""
+        if len(states) != len(self.rngs):
+            return
+        for rng, state in zip(self.rngs, states, strict=True):
+            rng.bit_generator.state = state
+
     def act(self, actor_np: Any, raw_obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        params = actor_forward(actor_np, self.normalizer(raw_obs), np)
-        return self.dist.sample_numpy(self.rng, params, deterministic)
+        if len(self.rngs) == 1:
+            params = actor_forward(actor_np, self.normalizer(raw_obs), np)
+            return self.dist.sample_numpy(self.rng, params, deterministic)
+        # One forward per group on exactly the rows a worker owning that group would see, so
+        # the numbers match a Ray run bit for bit.
+        return np.concatenate(
+            [
+                self.dist.sample_numpy(rng, actor_forward(actor_np, self.normalizer(raw_obs[rows]), np), deterministic)
+                for rng, rows in zip(self.rngs, self._groups, strict=True)
+            ]
+        )
 
     def collect(self, actor_np: Any) -> Batch:
         """n_steps steps of every env with the actor's NumPy parameters. The returned arrays are
@@ -75,3 +133,10 @@ class Sampler:
             self.obs[:] = obs
         b.last_obs[:] = self.obs
         return b
+
+    def metrics(self) -> dict[str, float]:
+        """Sampler-specific metrics of the last collect (none for the local sampler)."""
+        return {}
+
+    def close(self) -> None:
+        self.envs.close()

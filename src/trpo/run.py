@@ -45,6 +45,7 @@ class RunOptions:
     quiet: bool = False
     tensorboard: bool = True
     preset_source: str | None = None
+    ray_address: str | None = None
 
 
 def default_run_dir(env_id: str, seed: int, root: Path = Path("runs")) -> Path:
@@ -91,7 +92,7 @@ def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any
     run_dir = Path(options.run_dir) if options.run_dir else default_run_dir(env_id, config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_yaml(run_dir, env_id, config, options)
-    agent = TRPO(env_id, config)
+    agent = TRPO(env_id, config, ray_address=options.ray_address)
     return _train_and_summarise(agent, run_dir, options)
 
 
