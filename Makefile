@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-EXTRAS ?= test,mujoco,box2d
+EXTRAS ?= test,mujoco,box2d,ray
 
 .PHONY: install train test lint format clean
 
@@ -22,7 +22,7 @@ train: $(STAMP)
 
 ## Lint, then the whole test suite.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray")
 from trpo.agent import TRPO  # noqa: E402
 from trpo.cli import main  # noqa: E402
 from trpo.config import TRPOConfig  # noqa: E402
-from trpo.rollout import RawBatch  # noqa: E402
+from trpo.rollout import RawBatch, noise_stream  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("ray")
 
@@ -34,12 +34,15 @@ def local_ray():
     ray.shutdown()
 
 
-def record_batches(agent: TRPO) -> list[RawBatch]:
-    """Copies of every batch the agent's sampler returns from now on."""
+def record_batches(agent: TRPO, inputs: list | None = None) -> list[RawBatch]:
+    """Copies of every batch the agent's sampler returns from now on (and, into `inputs`, the
+    actor parameters and normaliser state each collect started from)."""
     batches: list[RawBatch] = []
     collect = agent.sampler.collect
 
     def recording(actor_np):
+        if inputs is not None:
+            inputs.append((actor_np, agent.normalizer.state()))
         raw = collect(actor_np)
         batches.append(RawBatch(*(np.copy(x) for x in raw)))
         return raw
@@ -48,33 +51,34 @@ def record_batches(agent: TRPO) -> list[RawBatch]:
     return batches
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
-def test_ray_batches_equal_local_batches_with_the_same_env_groups(env_id):
-    # 3 iterations of 4 envs x 96 steps: Pendulum truncates at 200 steps, so final_obs is
-    # exercised; the policy and the normaliser change between iterations.
-    config = TRPOConfig(num_envs=4, n_steps=96, workers=2, seed=3, critic_minibatch=128)
-    runs = {}
-    for sampler in ("local", "ray"):
-        agent = TRPO(env_id, config.replace(sampler=sampler))
-        batches = record_batches(agent)
-        metrics = []
-        agent.learn(3 * config.batch_size, callback=metrics.append)
-        runs[sampler] = (batches, metrics, agent.normalizer.state(), agent.sampler.rng_state())
-        agent.close()
-    (local, local_metrics, local_norm, local_rngs), (remote, remote_metrics, remote_norm, remote_rngs) = runs.values()
-    assert len(local) == len(remote) == 3
-    for local_batch, remote_batch in zip(local, remote, strict=True):
-        assert local_batch.obs.shape == (96, 4, local_batch.obs.shape[2])
+def test_ray_batches_equal_local_batches_with_the_same_env_groups():
+    # A local run with 2 env groups trains 3 iterations (the policy and the normaliser change
+    # between them); a Ray sampler with 2 workers, given the same parameters and normaliser
+    # state each iteration, must return the same batches bit for bit. Pendulum truncates at
+    # 200 steps, so final_obs is exercised. (tests/test_rollout_groups.py checks the group
+    # partition for discrete actions too, without Ray.)
+    env_id = "Pendulum-v1"
+    config = TRPOConfig(num_envs=4, n_steps=96, workers=2, seed=3, critic_minibatch=128, critic_epochs=2)
+    local = TRPO(env_id, config)
+    inputs: list = []
+    local_batches = record_batches(local, inputs)
+    local.learn(3 * config.batch_size)
+
+    remote = TRPO(env_id, config.replace(sampler="ray"))
+    assert remote.envs.num_envs == 1  # the rollout envs live in the workers
+    assert remote.sampler.rng_state() == [noise_stream(3, g).bit_generator.state for g in range(2)]
+    for (actor_np, normalizer_state), local_batch in zip(inputs, local_batches, strict=True):
+        remote.normalizer.load_state(normalizer_state)
+        remote_batch = remote.sampler.collect(actor_np)
+        assert remote_batch.obs.shape == local_batch.obs.shape == (96, 4, local_batch.obs.shape[2])
         for name, a, b in zip(RawBatch._fields, local_batch, remote_batch, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=name)
-    if env_id == "Pendulum-v1":
-        assert local[2].truncated.sum() == 4  # every env hit its time limit once, at step 200
-    for name in ("mean", "var", "count"):
-        np.testing.assert_array_equal(local_norm[name], remote_norm[name])
-    for key in ("rollout/ep_return_mean", "rollout/episodes", "train/kl"):
-        assert [m[key] for m in local_metrics] == pytest.approx([m[key] for m in remote_metrics], nan_ok=True)
-    assert local_rngs == remote_rngs
-    assert remote_metrics[-1]["rollout/worker_restarts"] == 0
+    assert local_batches[2].truncated.sum() == 4  # every env hit its time limit once, at step 200
+    assert list(remote.sampler.finished_episodes) == list(local.sampler.finished_episodes)
+    assert remote.sampler.rng_state() == local.sampler.rng_state()
+    assert remote.sampler.metrics()["rollout/worker_restarts"] == 0
+    remote.close()
+    local.close()
 
 
 class DieOnce(gym.Wrapper):
@@ -101,7 +105,9 @@ def test_dead_workers_are_replaced_and_their_part_collected_again(tmp_path):
     marker = str(tmp_path / "died")
     n_steps = 32
     factory = lambda: DieOnce(gym.make("CartPole-v1"), marker, die_at=n_steps + 5)  # mid iteration 2
-    config = TRPOConfig(num_envs=4, n_steps=n_steps, workers=2, seed=0, sampler="ray", critic_minibatch=64)
+    config = TRPOConfig(
+        num_envs=4, n_steps=n_steps, workers=2, seed=0, sampler="ray", critic_minibatch=64, critic_epochs=2
+    )
     agent = TRPO(factory, config)
     batches = record_batches(agent)
     metrics: list[dict[str, float]] = []
@@ -136,7 +142,7 @@ def test_cartpole_is_solved_by_trpo_train_with_the_ray_sampler(tmp_path, capsys)
             "--envs-per-worker",
             "4",
             "--total-steps",
-            "100000",
+            "99328",  # 97 iterations of 1024 steps
             "--seed",
             "1",
             "--run-dir",

@@ -1,0 +1,66 @@
+"""Env groups of the local sampler: each group's batches depend only on (seed, group), so a run
+split over workers (one group each) collects exactly what one process does."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from trpo.envs import make_vector_env
+from trpo.networks import actor_forward, init_actor, to_numpy
+from trpo.normalization import ObservationNormalizer
+from trpo.rollout import RawBatch, Sampler, noise_stream
+
+
+def test_noise_stream_of_a_group_does_not_depend_on_the_number_of_groups():
+    first = noise_stream(7, 1).standard_normal(5)
+    np.testing.assert_array_equal(first, noise_stream(7, 1).standard_normal(5))
+    # SeedSequence(7).spawn(3)[1] is the same child whatever the number spawned.
+    spawned = np.random.default_rng(np.random.SeedSequence(7).spawn(3)[1]).standard_normal(5)
+    np.testing.assert_array_equal(first, spawned)
+    assert not np.array_equal(first, noise_stream(7, 0).standard_normal(5))
+    assert not np.array_equal(first, noise_stream(7, 1, restart=1).standard_normal(5))
+
+
+def _sampler(env_id, num_envs, seed, rngs, reset_seed=None):
+    envs = make_vector_env(env_id, num_envs)
+    normalizer = ObservationNormalizer(envs.obs_dim, enabled=True, clip=10.0)
+    return Sampler(envs, normalizer, n_steps=60, seed=seed, rngs=rngs, reset_seed=reset_seed), normalizer
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_two_groups_in_one_sampler_equal_two_one_group_samplers(env_id):
+    seed, groups, per_group = 5, 2, 3
+    whole, whole_norm = _sampler(env_id, groups * per_group, seed, [noise_stream(seed, g) for g in range(groups)])
+    parts = [
+        _sampler(env_id, per_group, seed, [noise_stream(seed, g)], reset_seed=seed + g * per_group)
+        for g in range(groups)
+    ]
+    actor = init_actor_numpy(whole)
+    for _ in range(4):  # 240 steps: Pendulum truncates at 200
+        batch = whole.collect(actor)
+        part_batches = [sampler.collect(actor) for sampler, _ in parts]
+        for name, joined, pieces in zip(RawBatch._fields, batch, zip(*part_batches, strict=True), strict=True):
+            np.testing.assert_array_equal(joined, np.concatenate(pieces, axis=0 if name == "last_obs" else 1), name)
+        # The normaliser changes between iterations, the same way in every process.
+        whole_norm.update(batch.obs)
+        for _, norm in parts:
+            norm.load_state(whole_norm.state())
+    assert whole.rng_state() == [sampler.rng_state()[0] for sampler, _ in parts]
+    assert np.std(batch.actions) > 0  # stochastic actions, not the mode
+
+
+def test_one_group_draws_all_noise_in_one_call():
+    sampler, normalizer = _sampler("Pendulum-v1", 4, 0, None)
+    actor = init_actor_numpy(sampler)
+    obs = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    actions = sampler.act(actor, obs)
+    # log_std starts at 0: actions = mean + 1 * noise, the noise one [4, 1] draw of group 0.
+    mean, _ = actor_forward(actor, normalizer(obs), np)
+    expected = mean + noise_stream(0, 0).standard_normal((4, 1), dtype=np.float32)
+    np.testing.assert_allclose(actions, expected, rtol=1e-6)
+
+
+def init_actor_numpy(sampler: Sampler):
+    return to_numpy(init_actor(jax.random.PRNGKey(0), sampler.envs.obs_dim, (16, 16), sampler.dist, 0.0))
