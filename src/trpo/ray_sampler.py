@@ -63,6 +63,7 @@ class SamplerWorker:
         config: TRPOConfig,
         group: int,
         restart: int = 0,
+        rng_state: dict[str, Any] | None = None,
     ):
         per_worker = config.num_envs // config.workers
         self.offset = group * per_worker
@@ -76,6 +77,8 @@ class SamplerWorker:
             rngs=[noise_stream(config.seed, group, restart)],
             reset_seed=config.seed + self.offset + restart * config.num_envs,
         )
+        if rng_state is not None:
+            self.load_rng_state(rng_state)
 
     def collect(self, shared: tuple[Any, dict[str, np.ndarray]]) -> tuple[RawBatch, list[Episode], float]:
         """This group's part of the iteration, the episodes it finished, and its stepping time."""
@@ -154,12 +157,11 @@ class RaySampler:
             else:
                 cpus = max(os.cpu_count() or 1, self.config.workers)
                 ray.init(num_cpus=cpus, include_dashboard=False, logging_level="WARNING")
-        self.workers = [self._new_worker(g, 0) for g in range(self.config.workers)]
-        ray.get([w.load_rng_state.remote(s) for w, s in zip(self.workers, self._rng_states, strict=True)])
+        self._remote_worker = ray.remote(num_cpus=1, max_restarts=0)(SamplerWorker)
+        self.workers = [self._new_worker(g, 0, state) for g, state in enumerate(self._rng_states)]
 
-    def _new_worker(self, group: int, restart: int) -> Any:
-        remote = self._ray.remote(num_cpus=1, max_restarts=0)(SamplerWorker)
-        return remote.remote(*self._worker_args, group, restart)
+    def _new_worker(self, group: int, restart: int, rng_state: dict[str, Any] | None = None) -> Any:
+        return self._remote_worker.remote(*self._worker_args, group, restart, rng_state)
 
     def collect(self, actor_np: Any) -> RawBatch:
         ray = self._ray
