@@ -22,7 +22,7 @@ train: $(STAMP)
 
 ## Lint, then the whole test suite.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

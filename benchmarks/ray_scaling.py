@@ -31,7 +31,6 @@ from trpo.envs import make_vector_env
 from trpo.learner import Batch, Learner
 from trpo.normalization import ObservationNormalizer
 from trpo.ray_sampler import RaySampler
-from trpo.rollout import RawBatch
 
 ENVS, STEPS = 8, 128
 
@@ -83,7 +82,7 @@ class CannedWorker:
 
     def __init__(self, obs_dim: int):
         rng = np.random.default_rng(0)
-        self.part = RawBatch(
+        self.part = Batch(
             obs=rng.standard_normal((STEPS, ENVS, obs_dim)).astype(np.float32),
             actions=rng.integers(0, 2, (STEPS, ENVS)),
             rewards=np.ones((STEPS, ENVS), np.float32),

@@ -1,8 +1,5 @@
-"""The Ray sampler on a local Ray instance (started once for this module, 2 CPUs).
-
-All tests here share one xdist group, so under `pytest -n 2 --dist loadgroup` they run in one
-process and start Ray once.
-"""
+"""The Ray sampler on a local Ray instance (2 CPUs), started once per test process that runs
+tests of this module (under `pytest -n 2`, at most two)."""
 
 from __future__ import annotations
 
@@ -19,9 +16,10 @@ ray = pytest.importorskip("ray")
 from trpo.agent import TRPO  # noqa: E402
 from trpo.cli import main  # noqa: E402
 from trpo.config import TRPOConfig  # noqa: E402
-from trpo.rollout import RawBatch, noise_stream  # noqa: E402
+from trpo.rollout import Batch, noise_stream  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("ray")
+# Ray starts its processes with fork + exec, which is safe next to JAX's threads.
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 
 # Env classes defined here travel to the workers by value (the workers cannot import tests/).
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -34,17 +32,17 @@ def local_ray():
     ray.shutdown()
 
 
-def record_batches(agent: TRPO, inputs: list | None = None) -> list[RawBatch]:
+def record_batches(agent: TRPO, inputs: list | None = None) -> list[Batch]:
     """Copies of every batch the agent's sampler returns from now on (and, into `inputs`, the
     actor parameters and normaliser state each collect started from)."""
-    batches: list[RawBatch] = []
+    batches: list[Batch] = []
     collect = agent.sampler.collect
 
     def recording(actor_np):
         if inputs is not None:
             inputs.append((actor_np, agent.normalizer.state()))
         raw = collect(actor_np)
-        batches.append(RawBatch(*(np.copy(x) for x in raw)))
+        batches.append(Batch(*(np.copy(x) for x in raw)))
         return raw
 
     agent.sampler.collect = recording
@@ -71,7 +69,7 @@ def test_ray_batches_equal_local_batches_with_the_same_env_groups():
         remote.normalizer.load_state(normalizer_state)
         remote_batch = remote.sampler.collect(actor_np)
         assert remote_batch.obs.shape == local_batch.obs.shape == (96, 4, local_batch.obs.shape[2])
-        for name, a, b in zip(RawBatch._fields, local_batch, remote_batch, strict=True):
+        for name, a, b in zip(Batch._fields, local_batch, remote_batch, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=name)
     assert local_batches[2].truncated.sum() == 4  # every env hit its time limit once, at step 200
     assert list(remote.sampler.finished_episodes) == list(local.sampler.finished_episodes)

@@ -10,7 +10,7 @@ import pytest
 from trpo.envs import make_vector_env
 from trpo.networks import actor_forward, init_actor, to_numpy
 from trpo.normalization import ObservationNormalizer
-from trpo.rollout import RawBatch, Sampler, noise_stream
+from trpo.rollout import Batch, Sampler, noise_stream
 
 
 def test_noise_stream_of_a_group_does_not_depend_on_the_number_of_groups():
@@ -41,7 +41,7 @@ def test_two_groups_in_one_sampler_equal_two_one_group_samplers(env_id):
     for _ in range(4):  # 240 steps: Pendulum truncates at 200
         batch = whole.collect(actor)
         part_batches = [sampler.collect(actor) for sampler, _ in parts]
-        for name, joined, pieces in zip(RawBatch._fields, batch, zip(*part_batches, strict=True), strict=True):
+        for name, joined, pieces in zip(Batch._fields, batch, zip(*part_batches, strict=True), strict=True):
             np.testing.assert_array_equal(joined, np.concatenate(pieces, axis=0 if name == "last_obs" else 1), name)
         # The normaliser changes between iterations, the same way in every process.
         whole_norm.update(batch.obs)

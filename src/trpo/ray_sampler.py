@@ -4,7 +4,7 @@ TRPO is synchronous: each iteration needs the whole batch before the next policy
 iteration the learner puts the actor's NumPy parameters and the observation-normaliser state
 in the object store once, every worker (one Ray actor owning `num_envs / workers` envs and the
 action-noise stream of its env group) runs the ordinary `Sampler.collect` with them, and the
-parts are joined along the env axis into the RawBatch the local sampler returns. Env groups
+parts are joined along the env axis into the Batch the local sampler returns. Env groups
 are seeded as in rollout.py, so a local run with the same `workers` collects the same batches.
 
 The normaliser statistics are not updated in the workers: the agent folds the joined batch's
@@ -27,7 +27,7 @@ import numpy as np
 from trpo.config import TRPOConfig
 from trpo.envs import EnvFactory, SyncVectorEnv
 from trpo.normalization import ObservationNormalizer
-from trpo.rollout import RawBatch, Sampler, noise_stream
+from trpo.rollout import Batch, Sampler, noise_stream
 
 MAX_RESTARTS_PER_ITERATION = 3
 """replacements of one worker within one iteration before the run stops with an error"""
@@ -80,7 +80,7 @@ class SamplerWorker:
         if rng_state is not None:
             self.load_rng_state(rng_state)
 
-    def collect(self, shared: tuple[Any, dict[str, np.ndarray]]) -> tuple[RawBatch, list[Episode], float]:
+    def collect(self, shared: tuple[Any, dict[str, np.ndarray]]) -> tuple[Batch, list[Episode], float]:
         """This group's part of the iteration, the episodes it finished, and its stepping time."""
         start = time.perf_counter()
         actor_np, normalizer_state = shared
@@ -106,18 +106,18 @@ class SamplerWorker:
         return os.getpid()
 
 
-def join_parts(parts: Sequence[RawBatch]) -> RawBatch:
+def join_parts(parts: Sequence[Batch]) -> Batch:
     """Worker batches [T, K, ...] side by side along the env axis: [T, workers * K, ...]."""
-    return RawBatch(
+    return Batch(
         *(
             np.concatenate(fields, axis=0 if name == "last_obs" else 1)
-            for name, fields in zip(RawBatch._fields, zip(*parts, strict=True), strict=True)
+            for name, fields in zip(Batch._fields, zip(*parts, strict=True), strict=True)
         )
     )
 
 
 class RaySampler:
-    """Same contract as rollout.Sampler: collect(actor_np) -> RawBatch [T, num_envs, ...].
+    """Same contract as rollout.Sampler: collect(actor_np) -> Batch [T, num_envs, ...].
 
     Joins the Ray cluster at `address`, or starts a local Ray instance (shut down by close())
     when there is none in this process yet. Ray and the workers start at the first collect(), so
@@ -163,7 +163,7 @@ class RaySampler:
     def _new_worker(self, group: int, restart: int, rng_state: dict[str, Any] | None = None) -> Any:
         return self._remote_worker.remote(*self._worker_args, group, restart, rng_state)
 
-    def collect(self, actor_np: Any) -> RawBatch:
+    def collect(self, actor_np: Any) -> Batch:
         ray = self._ray
         if not self.workers:
             self._start_workers()
@@ -186,7 +186,7 @@ class RaySampler:
         }
         return raw
 
-    def _result(self, group: int, call: Any, shared: Any) -> tuple[RawBatch, list[Episode], float]:
+    def _result(self, group: int, call: Any, shared: Any) -> tuple[Batch, list[Episode], float]:
         ray = self._ray
         for attempt in range(MAX_RESTARTS_PER_ITERATION + 1):
             try:
