@@ -7,7 +7,7 @@ for a config, so a run compiles each exactly once.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
 import jax
@@ -165,23 +165,7 @@ class Learner:
         self.dist = dist
         self.obs_dim = obs_dim
         self.optimizer = optax.adam(config.critic_lr)
-        self._advantages = jax.jit(
-            partial(
-                compute_advantages,
-                gamma=config.gamma,
-                gae_lambda=config.gae_lambda,
-                normalize=config.normalize_advantages,
-            )
-        )
-        self._policy_step = jax.jit(partial(policy_step, dist=dist, config=config))
-        self._fit_critic = jax.jit(
-            partial(
-                fit_critic,
-                optimizer=self.optimizer,
-                epochs=config.critic_epochs,
-                minibatch=config.critic_minibatch,
-            )
-        )
+        self._advantages, self._policy_step, self._fit_critic = _jitted_stages(config.replace(seed=0), dist)
 
     def init(self, key: jax.Array) -> LearnerState:
         actor_key, critic_key, key = jax.random.split(key, 3)
@@ -205,3 +189,28 @@ class Learner:
         stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
         stats = {name: float(value) for name, value in jax.device_get(stats).items()}
         return LearnerState(actor, critic, critic_opt, key), stats
+
+
+@lru_cache(maxsize=16)
+def _jitted_stages(config: TRPOConfig, dist: Distribution) -> tuple[Any, Any, Any]:
+    """The three jitted stages for a config, shared by every Learner with that config (the seed
+    does not matter to them), so another agent in the same process (a reload, a second seed, a
+    test) does not compile them again."""
+    advantages = jax.jit(
+        partial(
+            compute_advantages,
+            gamma=config.gamma,
+            gae_lambda=config.gae_lambda,
+            normalize=config.normalize_advantages,
+        )
+    )
+    step = jax.jit(partial(policy_step, dist=dist, config=config))
+    critic = jax.jit(
+        partial(
+            fit_critic,
+            optimizer=optax.adam(config.critic_lr),
+            epochs=config.critic_epochs,
+            minibatch=config.critic_minibatch,
+        )
+    )
+    return advantages, step, critic
