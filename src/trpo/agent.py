@@ -19,6 +19,7 @@ import numpy as np
 from trpo import __version__, checkpoint
 from trpo.config import TRPOConfig
 from trpo.envs import EnvFactory, SyncVectorEnv, env_factory, make_one, make_vector_env
+from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.learner import Learner, LearnerState
 from trpo.networks import actor_forward, to_numpy
 from trpo.normalization import ObservationNormalizer
@@ -45,6 +46,7 @@ class TRPO:
         self.config = config or TRPOConfig()
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
+        self._env = env
         self.env_factory = env_factory(env, **self.make_kwargs)
         c = self.config
         # With the Ray sampler the rollout envs live in the workers; one local env gives the spaces.
@@ -139,43 +141,42 @@ class TRPO:
         return metrics
 
     # ------------------------------------------------------------------------------------------
-    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Actions for one observation or a batch; Box actions are clipped to the space bounds."""
+    def act(self, obs: np.ndarray, deterministic: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Actions for one observation or a batch; Box actions are clipped to the space bounds.
+
+        Stochastic actions draw from `rng`, or else from the training sampler's generator (which
+        a checkpoint saves, so a loaded agent draws the same actions as the one saved)."""
         obs = np.asarray(obs, np.float32)
         single = obs.ndim == 1
         flat = obs.reshape(1 if single else obs.shape[0], -1)
         params = actor_forward(self._actor_np, self.normalizer(flat), np)
-        actions = self.envs.distribution.sample_numpy(self.sampler.rng, params, deterministic)
+        actions = self.envs.distribution.sample_numpy(self.sampler.rng if rng is None else rng, params, deterministic)
         space = self.envs.action_space
         if isinstance(space, gym.spaces.Box):
             actions = np.clip(actions, space.low, space.high)
         return actions[0] if single else actions
 
-    def evaluate(self, episodes: int = 10, seed: int = 10_000, deterministic: bool = True) -> dict[str, Any]:
+    def evaluate(
+        self,
+        episodes: int = 10,
+        seed: int = DEFAULT_EVAL_SEED,
+        deterministic: bool = True,
+        video_dir: str | Path | None = None,
+    ) -> dict[str, Any]:
         """Play `episodes` whole episodes on a fresh env (episode i reset with seed + i) and
-        return {mean, std, episodes, returns, lengths} of the raw, undiscounted returns."""
-        env = make_one(self.env_factory, self.env_id)
-        returns, lengths = [], []
+        return {mean, std, episodes, returns, lengths} of the raw, undiscounted returns.
+        Stochastic evaluation draws from its own generator seeded with `seed`, so it is
+        repeatable and leaves training's random stream alone. With `video_dir`, every episode
+        is recorded as an MP4 there (needs `pip install 'trpo[video]'`)."""
+        if video_dir is None:
+            env = make_one(self.env_factory, self.env_id)
+        else:
+            env = with_video(make_one(render_factory(self._env, self.make_kwargs), self.env_id), Path(video_dir))
+        rng = np.random.default_rng(seed)
         try:
-            for i in range(episodes):
-                obs, _ = env.reset(seed=seed + i)
-                total, length, done = 0.0, 0, False
-                while not done:
-                    obs, reward, terminated, truncated, _ = env.step(self.act(np.ravel(obs), deterministic))
-                    total += float(reward)
-                    length += 1
-                    done = terminated or truncated
-                returns.append(total)
-                lengths.append(length)
+            return play_episodes(env, lambda obs: self.act(obs, deterministic, rng), episodes, seed)
         finally:
             env.close()
-        return {
-            "mean": float(np.mean(returns)),
-            "std": float(np.std(returns)),
-            "episodes": episodes,
-            "returns": returns,
-            "lengths": lengths,
-        }
 
     # ------------------------------------------------------------------------------------------
     def _checkpoint_contents(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -198,6 +199,7 @@ class TRPO:
             "skipped_updates": self.skipped_updates,
             "train_wall_s": self.train_wall_s,
             "numpy_rng": self.sampler.rng_state(),
+            "finished_episodes": list(self.sampler.finished_episodes),
         }
         return arrays, meta
 
@@ -237,6 +239,15 @@ class TRPO:
         self.normalizer.load_state({k[len("obs_norm/") :]: v for k, v in arrays.items() if k.startswith("obs_norm/")})
         rng_state = meta["numpy_rng"]
         self.sampler.load_rng_state(rng_state if isinstance(rng_state, list) else [rng_state])
+        episodes = self.sampler.finished_episodes
+        episodes.clear()
+        episodes.extend((float(r), int(n)) for r, n in meta.get("finished_episodes", []))
+        if isinstance(self.sampler, Sampler):
+            # The simulators' states are not saved: the envs start fresh episodes, seeded from the
+            # run's seed and iteration so that a resumed run is itself repeatable. (Ray workers
+            # start fresh episodes of their own.)
+            reset_seed = int(np.random.SeedSequence([self.config.seed, int(meta["iteration"])]).generate_state(1)[0])
+            self.sampler.obs[:] = self.envs.reset(seed=reset_seed)
         self.global_step = int(meta["global_step"])
         self.iteration = int(meta["iteration"])
         self.skipped_updates = int(meta.get("skipped_updates", 0))

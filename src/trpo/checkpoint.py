@@ -100,6 +100,8 @@ def save(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Non
 
 def load(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     path = Path(path)
+    if path.is_dir() and not (path / LATEST).exists() and (path / "checkpoints").is_dir():
+        path = path / "checkpoints"  # a run directory
     if path.is_dir():
         path = path / LATEST
     if not path.exists():

@@ -1,0 +1,101 @@
+"""Evaluation: play whole episodes with a policy, optionally filming them, and `trpo eval`.
+
+Episode i is reset with seed + i, so an evaluation is repeatable and two policies can be
+compared on the same starting states. Returns are the env's raw, undiscounted rewards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from trpo.envs import EnvError
+
+EVAL_JSON = "eval.json"
+DEFAULT_EVAL_SEED = 10_000
+"""Evaluation episodes are seeded apart from the training envs (which use seed, seed + 1, ...)."""
+
+Act = Callable[[np.ndarray], np.ndarray]
+
+
+def play_episodes(env: gym.Env, act: Act, episodes: int, seed: int) -> dict[str, Any]:
+    """Play `episodes` episodes (episode i reset with seed + i) and return
+    {mean, std, episodes, returns, lengths}."""
+    if episodes <= 0:
+        raise ValueError(f"episodes={episodes} is invalid: must be a positive integer")
+    returns, lengths = [], []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        total, length, done = 0.0, 0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(act(np.ravel(obs)))
+            total += float(reward)
+            length += 1
+            done = terminated or truncated
+        returns.append(total)
+        lengths.append(length)
+    return {
+        "mean": float(np.mean(returns)),
+        "std": float(np.std(returns)),
+        "episodes": episodes,
+        "returns": returns,
+        "lengths": lengths,
+    }
+
+
+def render_factory(env: str | Callable[[], gym.Env], make_kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
+    """A factory for an env that renders RGB frames: an id is made with render_mode="rgb_array";
+    a user factory must already make its env that way (checked in with_video)."""
+    if isinstance(env, str):
+        return lambda: gym.make(env, render_mode="rgb_array", **make_kwargs)
+    return env
+
+
+def with_video(env: gym.Env, folder: Path, name_prefix: str = "eval") -> gym.Env:
+    """Wrap `env` so that every episode is written as an MP4 under `folder`."""
+    if env.render_mode != "rgb_array":
+        env.close()
+        raise EnvError(
+            f"video needs an env that renders RGB frames, this one has render_mode={env.render_mode!r}. "
+            "Fix: make your env factory call gymnasium.make(..., render_mode='rgb_array')"
+        )
+    try:
+        return gym.wrappers.RecordVideo(env, str(folder), episode_trigger=lambda _: True, name_prefix=name_prefix)
+    except gym.error.DependencyNotInstalled as error:
+        env.close()
+        raise EnvError(f"video recording needs moviepy ({error}). Fix: pip install 'trpo[video]'") from error
+
+
+def evaluate_run(
+    run_dir: Path,
+    episodes: int = 10,
+    seed: int = DEFAULT_EVAL_SEED,
+    deterministic: bool = True,
+    video_dir: Path | None = None,
+) -> dict[str, Any]:
+    """`trpo eval`: load the run's latest checkpoint, evaluate, and write eval.json in the run."""
+    from trpo.agent import TRPO
+    from trpo.run import CHECKPOINTS, write_json
+
+    run_dir = Path(run_dir)
+    agent = TRPO.load(run_dir / CHECKPOINTS)
+    try:
+        result = agent.evaluate(episodes, seed=seed, deterministic=deterministic, video_dir=video_dir)
+    finally:
+        agent.close()
+    report = {
+        "env_id": agent.env_id,
+        "run_dir": str(run_dir),
+        "global_step": agent.global_step,
+        "deterministic": deterministic,
+        "seed": seed,
+        **result,
+    }
+    if video_dir is not None:
+        report["videos"] = sorted(str(p) for p in Path(video_dir).glob("*.mp4"))
+    write_json(run_dir / EVAL_JSON, report)
+    return report
