@@ -11,7 +11,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from trpo.checkpoint import write_atomic
+
 METRICS_CSV = "metrics.csv"
+HPARAM_METRICS = ("rollout/ep_return_mean", "train/kl", "train/explained_variance")
 
 
 class Logger:
@@ -31,8 +34,18 @@ class Logger:
 
             self._tb = SummaryWriter(str(self.run_dir / "tb"))
             if hparams:
-                text = "\n".join(f"| {k} | {v} |" for k, v in sorted(hparams.items()))
-                self._tb.add_text("hyperparameters", "| name | value |\n|---|---|\n" + text, 0)
+                self._write_hparams(hparams)
+
+    def _write_hparams(self, hparams: dict[str, Any]) -> None:
+        """The hyperparameters as a text table and in TensorBoard's HParams tab, where they are
+        listed beside the last value of HPARAM_METRICS (the scalars already logged)."""
+        from tensorboardX.summary import hparams as hparams_summary
+
+        text = "\n".join(f"| {k} | {v} |" for k, v in sorted(hparams.items()))
+        self._tb.add_text("hyperparameters", "| name | value |\n|---|---|\n" + text, 0)
+        simple = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in hparams.items()}
+        for summary in hparams_summary(simple, dict.fromkeys(HPARAM_METRICS, 0.0)):
+            self._tb.file_writer.add_summary(summary)
 
     def write(self, metrics: dict[str, float]) -> None:
         """Append one row; `metrics` must hold global_step."""
@@ -69,3 +82,23 @@ def read_metrics(run_dir: Path) -> dict[str, list[float]]:
     if not rows:
         return {}
     return {key: [float(row[key]) if row[key] not in ("", None) else math.nan for row in rows] for key in rows[0]}
+
+
+def truncate_metrics(run_dir: Path, last_step: int) -> int:
+    """Drop rows of metrics.csv logged after global_step `last_step` (an interrupted run logs
+    past its last checkpoint; a resume continues from the checkpoint). Returns rows dropped."""
+    path = Path(run_dir) / METRICS_CSV
+    if not path.exists():
+        return 0
+    with open(path, newline="") as f:
+        lines = f.read().splitlines(keepends=True)
+    if not lines:
+        return 0
+    header = next(csv.reader([lines[0]]))
+    step_column = header.index("global_step")
+    kept = [lines[0]] + [line for line in lines[1:] if float(next(csv.reader([line]))[step_column]) <= last_step]
+    dropped = len(lines) - len(kept)
+    if dropped:
+        text = "".join(kept)
+        write_atomic(path, lambda f: f.write(text.encode()))
+    return dropped

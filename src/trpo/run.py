@@ -10,8 +10,10 @@ run_dir/
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +24,10 @@ import yaml
 
 from trpo import __version__
 from trpo.agent import TRPO
-from trpo.checkpoint import CheckpointDir, write_atomic
+from trpo.checkpoint import LATEST, CheckpointDir, write_atomic
 from trpo.config import TRPOConfig
 from trpo.console import ProgressDisplay
-from trpo.logger import Logger
+from trpo.logger import METRICS_CSV, Logger, truncate_metrics
 
 CONFIG_YAML = "config.yaml"
 SUMMARY_JSON = "summary.json"
@@ -63,6 +65,23 @@ def holds_run(path: Path) -> bool:
     return (Path(path) / CONFIG_YAML).exists() or (Path(path) / CHECKPOINTS).exists()
 
 
+def prepare_run_dir(run_dir: Path | None, overwrite: bool) -> None:
+    """Refuse a folder that already holds a run, unless `overwrite`: then remove its run files."""
+    if run_dir is None or not holds_run(run_dir):
+        return
+    if not overwrite:
+        raise RunDirError(
+            f"{run_dir} already holds a run; pass --overwrite to replace it, --resume {run_dir} to continue it, "
+            "or choose another --run-dir"
+        )
+    for name in (CONFIG_YAML, METRICS_CSV, SUMMARY_JSON, "eval.json", "tb", CHECKPOINTS):
+        path = Path(run_dir) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
 def write_json(path: Path, data: Any) -> None:
     text = json.dumps(data, indent=2) + "\n"
     write_atomic(path, lambda f: f.write(text.encode()))
@@ -90,14 +109,38 @@ def read_config_yaml(run_dir: Path) -> dict[str, Any]:
 def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any]:
     """Train in a new run directory and return the summary (also written to summary.json)."""
     run_dir = Path(options.run_dir) if options.run_dir else default_run_dir(env_id, config.seed)
+    prepare_run_dir(run_dir, overwrite=False)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_yaml(run_dir, env_id, config, options)
     agent = TRPO(env_id, config, ray_address=options.ray_address)
     return _train_and_summarise(agent, run_dir, options)
 
 
+def resume(run_dir: Path, options: RunOptions) -> dict[str, Any]:
+    """Continue the run in `run_dir` from its latest checkpoint up to options.total_steps, in the
+    same directory: metrics.csv and TensorBoard are appended to, counting on from the saved step.
+
+    Every saved array (parameters, optimiser, normaliser, RNG keys and generator) is restored
+    bit for bit; the envs cannot be restored and start fresh episodes."""
+    run_dir = Path(run_dir)
+    saved = read_config_yaml(run_dir)
+    if not (run_dir / CHECKPOINTS / LATEST).exists():
+        raise RunDirError(f"{run_dir} has no checkpoint to resume from ({CHECKPOINTS}/{LATEST} is missing)")
+    agent = TRPO.load(run_dir / CHECKPOINTS)
+    if options.total_steps < agent.global_step:
+        raise RunDirError(
+            f"--total-steps {options.total_steps} is below the {agent.global_step} steps {run_dir} has already "
+            "trained; give a larger --total-steps"
+        )
+    truncate_metrics(run_dir, agent.global_step)
+    options = dataclasses.replace(options, run_dir=run_dir, preset_source=saved.get("preset"))
+    write_config_yaml(run_dir, agent.env_id, agent.config, options)
+    return _train_and_summarise(agent, run_dir, options)
+
+
 def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions) -> dict[str, Any]:
-    logger = Logger(run_dir, tensorboard=options.tensorboard, hparams=agent.config.to_dict())
+    hparams = {"env_id": agent.env_id, **agent.config.to_dict()}
+    logger = Logger(run_dir, tensorboard=options.tensorboard, hparams=hparams)
     checkpoints = CheckpointDir(run_dir / CHECKPOINTS)
     remaining = max(0, options.total_steps - agent.global_step)
     try:
