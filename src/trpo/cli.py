@@ -1,13 +1,14 @@
-"""The `trpo` command: trpo train | presets.
+"""The `trpo` command: trpo train | eval | plot | presets. One function per subcommand.
 
 `trpo train ENV_ID` builds its flags from TRPOConfig's fields (with their docstrings as help).
 Values come, lowest first, from TRPOConfig's defaults, the env's preset, then the flags, so
 `trpo train Pendulum-v1 --help` shows the Pendulum preset as the defaults.
+
+Progress and tables go to stderr; the final result (JSON) goes to stdout, so it can be piped.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -21,13 +22,19 @@ from trpo import presets
 from trpo.checkpoint import CheckpointError
 from trpo.config import ConfigError, TRPOConfig
 from trpo.envs import EnvError
-from trpo.run import RunDirError, RunOptions, holds_run, train
+from trpo.evaluation import DEFAULT_EVAL_SEED, evaluate_run
+from trpo.plot import DEFAULT_METRIC, PlotError, plot_runs
+from trpo.run import RunDirError, RunOptions, prepare_run_dir, read_config_yaml, resume, train
 
 USAGE = """usage: trpo COMMAND [ARGS]
 
 commands:
-  train ENV_ID [flags]   train a policy on a Gymnasium env (trpo train --help for every flag)
-  presets                list the tuned presets shipped with trpo
+  train ENV_ID [flags]            train a policy on a Gymnasium env (trpo train --help for every flag)
+  train ENV_ID --seeds 0,1,2      one run per seed under a parent folder, in parallel
+  train --resume RUN_DIR          continue a run from its latest checkpoint
+  eval RUN_DIR                    evaluate a run's policy, write eval.json (--video DIR for MP4s)
+  plot RUN_DIR_OR_PARENT...       learning curves (mean +- std over seeds) to a PNG
+  presets                         list the tuned presets shipped with trpo
 """
 
 err = Console(stderr=True, soft_wrap=True)
@@ -35,15 +42,21 @@ err = Console(stderr=True, soft_wrap=True)
 
 @dataclass
 class TrainArgs:
+    """Train a TRPO policy. To continue a run: trpo train --resume RUN_DIR [--total-steps N]."""
+
     env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
     """Gymnasium environment id, e.g. CartPole-v1, Pendulum-v1, HalfCheetah-v5"""
     config: Annotated[TRPOConfig, tyro.conf.OmitArgPrefixes]
     total_steps: int = 100_000
     """environment steps to train for (rounded up to whole iterations)"""
     run_dir: Path | None = None
-    """where the run's files go (default: a new folder under runs/)"""
+    """where the run's files go (default: a new folder under runs/); with --seeds, the parent folder"""
     preset: str = presets.AUTO
     """'auto' (the env's preset if there is one), 'none', a preset name, or a YAML file"""
+    seeds: str | None = None
+    """comma-separated seeds, e.g. 0,1,2: one run per seed under --run-dir, in parallel (replaces --seed)"""
+    parallel: int = 0
+    """with --seeds: runs at once (0: as many as there are CPU cores)"""
     checkpoint_every: int = 10
     """write a checkpoint every this many iterations (and always at the end)"""
     eval_episodes: int = 10
@@ -51,11 +64,57 @@ class TrainArgs:
     overwrite: bool = False
     """train into --run-dir even if it already holds a run (its files are replaced)"""
     quiet: bool = False
-    """no progress bar"""
+    """no progress bar and no table"""
     envs_per_worker: int | None = None
     """envs per sampler worker: sets num_envs = workers * envs_per_worker"""
     ray_address: str | None = None
     """with --sampler ray: join this Ray cluster (e.g. 10.0.0.1:6379 or auto) instead of starting a local one"""
+
+
+@dataclass
+class ResumeArgs:
+    """Continue a run from its latest checkpoint, in the same directory (metrics.csv and
+    TensorBoard are appended to). The envs start fresh episodes: their state is not saved."""
+
+    resume: Path
+    """run directory to continue"""
+    total_steps: int | None = None
+    """train until this many environment steps in all (default: the run's original target)"""
+    checkpoint_every: int = 10
+    """write a checkpoint every this many iterations (and always at the end)"""
+    eval_episodes: int = 10
+    """deterministic evaluation episodes at the end of training"""
+    quiet: bool = False
+    """no progress bar and no table"""
+
+
+@dataclass
+class EvalArgs:
+    """Evaluate a run's latest checkpoint on fresh envs; prints mean +- std and writes eval.json."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
+    """run directory made by trpo train"""
+    episodes: int = 10
+    """episodes to play"""
+    seed: int = DEFAULT_EVAL_SEED
+    """episode i starts from reset(seed + i)"""
+    stochastic: bool = False
+    """sample actions from the policy instead of taking its mean / most likely action"""
+    video: Path | None = None
+    """record every episode as an MP4 in this folder (needs pip install 'trpo[video]')"""
+
+
+@dataclass
+class PlotArgs:
+    """Learning curves against env steps: runs of one env and config are grouped, with the mean
+    over seeds and a +-1 std band; one panel per env."""
+
+    paths: Annotated[tuple[Path, ...], tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR_OR_PARENT")]
+    """run directories, or folders holding runs (searched recursively)"""
+    out: Path | None = None
+    """PNG file to write (default: curves.png in the first folder given)"""
+    metric: str = DEFAULT_METRIC
+    """metrics.csv column to plot (see docs/metrics.md)"""
 
 
 def _first_positional(argv: list[str]) -> str | None:
@@ -72,6 +131,8 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
 
 
 def cmd_train(argv: list[str]) -> int:
+    if any(a == "--resume" or a.startswith("--resume=") for a in argv):
+        return cmd_resume(argv)
     env_id = _first_positional(argv)
     preset_name = _flag_value(argv, "--preset") or presets.AUTO
     base = TRPOConfig()
@@ -81,18 +142,14 @@ def cmd_train(argv: list[str]) -> int:
         base = TRPOConfig.from_dict(values, source=f"preset {source}")
     base = _apply_envs_per_worker(argv, base)
     defaults = TrainArgs(env_id=env_id or "", config=base)
-    args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train", description="Train a TRPO policy.")
+    args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train")
     config = args.config
+    if args.total_steps <= 0:
+        raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
     if args.envs_per_worker is not None and config.num_envs != config.workers * args.envs_per_worker:
         raise ConfigError("give either --num-envs or --envs-per-worker (num_envs = workers * envs_per_worker)")
     if args.ray_address is not None and config.sampler != "ray":
         raise ConfigError("--ray-address is only used by the Ray sampler: add --sampler ray")
-    if args.run_dir is not None and holds_run(args.run_dir) and not args.overwrite:
-        raise RunDirError(
-            f"{args.run_dir} already holds a run; pass --overwrite to replace it or choose another --run-dir"
-        )
-    if args.run_dir is not None and args.overwrite:
-        _clear_run(args.run_dir)
     options = RunOptions(
         total_steps=args.total_steps,
         run_dir=args.run_dir,
@@ -102,9 +159,13 @@ def cmd_train(argv: list[str]) -> int:
         preset_source=source,
         ray_address=args.ray_address,
     )
-    if args.total_steps <= 0:
-        raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
-    summary = train(args.env_id, config, options)
+    if args.seeds is not None:
+        from trpo.multiseed import parse_seeds, train_seeds
+
+        summary = train_seeds(args.env_id, config, parse_seeds(args.seeds), options, args.parallel, args.overwrite)
+    else:
+        prepare_run_dir(args.run_dir, args.overwrite)
+        summary = train(args.env_id, config, options)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -125,15 +186,44 @@ def _apply_envs_per_worker(argv: list[str], base: TRPOConfig) -> TRPOConfig:
     return base.replace(workers=workers_n, num_envs=workers_n * per_worker_n)
 
 
-def _clear_run(run_dir: Path) -> None:
-    import shutil
+def cmd_resume(argv: list[str]) -> int:
+    args = tyro.cli(ResumeArgs, args=argv, prog="trpo train --resume")
+    saved = read_config_yaml(args.resume)
+    total_steps = args.total_steps if args.total_steps is not None else int(saved["total_steps"])
+    options = RunOptions(
+        total_steps=total_steps,
+        run_dir=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        eval_episodes=args.eval_episodes,
+        quiet=args.quiet,
+    )
+    print(json.dumps(resume(args.resume, options), indent=2))
+    return 0
 
-    for name in ("config.yaml", "metrics.csv", "summary.json", "tb", "checkpoints"):
-        path = Path(run_dir) / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+
+def cmd_eval(argv: list[str]) -> int:
+    args = tyro.cli(EvalArgs, args=argv, prog="trpo eval")
+    if args.episodes <= 0:
+        raise ConfigError(f"--episodes {args.episodes} is invalid: must be a positive integer")
+    report = evaluate_run(args.run_dir, args.episodes, args.seed, not args.stochastic, args.video)
+    mode = "stochastic" if args.stochastic else "deterministic"
+    err.print(
+        f"{report['env_id']} at {report['global_step']:,} steps: return {report['mean']:.2f} +- {report['std']:.2f} "
+        f"over {report['episodes']} {mode} episodes -> {Path(args.run_dir) / 'eval.json'}"
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_plot(argv: list[str]) -> int:
+    args = tyro.cli(PlotArgs, args=argv, prog="trpo plot")
+    out = args.out or Path(args.paths[0]) / "curves.png"
+    groups = plot_runs(list(args.paths), out, args.metric)
+    for group in groups:
+        err.print(f"{group.label}: {len(group.runs)} run(s)")
+    err.print(f"wrote {out}")
+    print(json.dumps({"out": str(out), "groups": [g.describe() for g in groups]}, indent=2))
+    return 0
 
 
 def cmd_presets(argv: list[str]) -> int:
@@ -145,7 +235,7 @@ def cmd_presets(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[command](rest)
-    except (ConfigError, EnvError, RunDirError, CheckpointError) as error:
-        err.print(f"[red]error:[/] {error}")
+    except (ConfigError, EnvError, RunDirError, CheckpointError, PlotError) as error:
+        err.print(f"[red]error:[/] {error}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
@@ -169,6 +259,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__ = ["main", "TrainArgs", "dataclasses"]
