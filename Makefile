@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-EXTRAS ?= test,mujoco,box2d,ray
+EXTRAS ?= test,mujoco,box2d,ray,video
 
 .PHONY: install train test lint format clean
 

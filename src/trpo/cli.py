@@ -10,6 +10,7 @@ Progress and tables go to stderr; the final result (JSON) goes to stdout, so it 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,11 +206,16 @@ def cmd_eval(argv: list[str]) -> int:
     args = tyro.cli(EvalArgs, args=argv, prog="trpo eval")
     if args.episodes <= 0:
         raise ConfigError(f"--episodes {args.episodes} is invalid: must be a positive integer")
+    if args.video is not None:
+        # pygame's renderers draw into memory here; without this SDL looks for a display and
+        # prints an error on a headless machine. This process opens no window.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     report = evaluate_run(args.run_dir, args.episodes, args.seed, not args.stochastic, args.video)
     mode = "stochastic" if args.stochastic else "deterministic"
     err.print(
         f"{report['env_id']} at {report['global_step']:,} steps: return {report['mean']:.2f} +- {report['std']:.2f} "
-        f"over {report['episodes']} {mode} episodes -> {Path(args.run_dir) / 'eval.json'}"
+        f"over {report['episodes']} {mode} episodes -> {Path(args.run_dir) / 'eval.json'}",
+        soft_wrap=True,
     )
     print(json.dumps(report, indent=2))
     return 0
