@@ -1,5 +1,7 @@
 """The Python API: a custom env factory, gymnasium.make kwargs, callbacks, custom networks."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 
@@ -38,6 +40,9 @@ def test_callback_sees_metrics_and_stops_training():
     assert [m["iteration"] for m in seen] == [1, 2]
     assert agent.global_step == 256
     assert {"train/kl", "rollout/ep_return_mean", "time/sps"} <= set(seen[0])
+    metrics_md = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
+    undefined = [key for key in seen[0] if f"`{key}`" not in metrics_md]
+    assert not undefined, f"define every logged key in docs/metrics.md: {undefined}"
     # Custom network sizes reach the parameters.
     assert [layer["w"].shape for layer in agent.state.actor["mlp"]] == [(4, 16), (16, 16), (16, 2)]
     agent.close()

@@ -2,6 +2,7 @@
 
 import io
 import math
+import re
 
 from rich.console import Console
 
@@ -33,3 +34,15 @@ def test_quiet_prints_nothing():
     with ProgressDisplay(100, enabled=False, console=Console(file=out)) as display:
         display.update({"iteration": 1, "global_step": 100})
     assert out.getvalue() == ""
+
+
+def test_terminal_output_draws_the_table_under_the_bar():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with ProgressDisplay(400, table_every=2, console=console) as display:
+        for i in range(1, 5):
+            display.update({"iteration": i, "global_step": 100 * i, "rollout/ep_return_mean": 5.0})
+    final = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.getvalue()).splitlines()[-4:]
+    assert "400/400 steps" in final[0]
+    assert final[1].split()[:3] == ["iter", "steps", "return"]
+    assert final[2].split()[:3] == ["2", "200", "5.0"] and final[3].split()[:3] == ["4", "400", "5.0"]

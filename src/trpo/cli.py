@@ -188,6 +188,8 @@ def _apply_envs_per_worker(argv: list[str], base: TRPOConfig) -> TRPOConfig:
 
 
 def cmd_resume(argv: list[str]) -> int:
+    if "-h" in argv or "--help" in argv:
+        argv = ["--help"]  # `trpo train --resume --help`: --resume would take --help as its folder
     args = tyro.cli(ResumeArgs, args=argv, prog="trpo train --resume")
     saved = read_config_yaml(args.resume)
     total_steps = args.total_steps if args.total_steps is not None else int(saved["total_steps"])
@@ -223,6 +225,8 @@ def cmd_eval(argv: list[str]) -> int:
 
 def cmd_plot(argv: list[str]) -> int:
     args = tyro.cli(PlotArgs, args=argv, prog="trpo plot")
+    if not args.paths:
+        raise PlotError("give at least one run directory or a folder holding runs, e.g. trpo plot runs/")
     out = args.out or Path(args.paths[0]) / "curves.png"
     groups = plot_runs(list(args.paths), out, args.metric)
     for group in groups:
@@ -233,11 +237,16 @@ def cmd_plot(argv: list[str]) -> int:
 
 
 def cmd_presets(argv: list[str]) -> int:
+    """Each preset: its values (those that differ from the defaults in bold) and its source."""
     defaults = TRPOConfig().to_dict()
+    out = Console(highlight=False)
     for name in presets.available():
-        values = presets.read_yaml(presets.preset_path(name))
-        changed = ", ".join(f"{k}={v}" for k, v in values.items() if defaults.get(k) != v)
-        print(f"{name:28s} {changed}")
+        path = presets.preset_path(name)
+        values = presets.read_yaml(path)
+        shown = [f"[bold]{k}={v}[/]" if defaults.get(k) != v else f"{k}={v}" for k, v in values.items()]
+        out.print(f"[bold cyan]{name}[/]  {', '.join(shown)}", soft_wrap=True)
+        source = " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#"))
+        out.print(f"  [dim]{source}[/]", soft_wrap=True)
     return 0
 
 
