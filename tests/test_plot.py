@@ -48,6 +48,9 @@ def test_groups_by_env_and_config_not_seed(tmp_path):
     assert groups[0].describe()["final_mean"] == 3.0  # mean of 2 and 4
     assert groups[0].describe()["final_std"] == 1.0
     assert groups[2].runs[0].steps.tolist() == [100]  # the NaN row is left out
+    _fake_run(tmp_path / "p0_again", "Pendulum-v1", 0, steps, [8, 9])
+    again = group_runs([load_run(p, "rollout/ep_return_mean") for p in find_runs([tmp_path])])
+    assert again[2].label == "Pendulum-v1 (2 runs, seeds 0, 0)"
 
 
 def test_plot_writes_a_png_with_content(tmp_path, capsys):

@@ -109,13 +109,16 @@ def group_runs(runs: list[Run]) -> list[Group]:
         keys = {k for g in same_env for k in g.config}
         differing = sorted(k for k in keys if len({json.dumps(g.config.get(k)) for g in same_env}) > 1)
         for g in same_env:
-            name = ", ".join(f"{k}={g.config.get(k)}" for k in differing)
-            g.label = f"{name} ({_count(len(g.runs))})" if differing else f"{env_id} ({_count(len(g.runs))})"
+            name = ", ".join(f"{k}={g.config.get(k)}" for k in differing) if differing else env_id
+            g.label = f"{name} ({_count(g.runs)})"
     return result
 
 
-def _count(n: int) -> str:
-    return f"{n} seed" if n == 1 else f"{n} seeds"
+def _count(runs: list[Run]) -> str:
+    seeds = [r.seed for r in runs]
+    if len(set(seeds)) < len(seeds):  # repeated seeds (e.g. a resumed copy): count runs, name the seeds
+        return f"{len(runs)} runs, seeds {', '.join(map(str, seeds))}"
+    return f"{len(runs)} seed" if len(runs) == 1 else f"{len(runs)} seeds"
 
 
 def mean_std_curve(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
