@@ -230,7 +230,9 @@ def cmd_plot(argv: list[str]) -> int:
     out = args.out or Path(args.paths[0]) / "curves.png"
     groups = plot_runs(list(args.paths), out, args.metric)
     for group in groups:
-        err.print(f"{group.label}: {len(group.runs)} run(s)")
+        d = group.describe()
+        final = f"{d['final_mean']:.4g} +- {d['final_std']:.3g} at step {d['final_step']:,}"
+        err.print(f"{d['env_id']}, {group.label}: final {args.metric} {final}")
     err.print(f"wrote {out}")
     print(json.dumps({"out": str(out), "groups": [g.describe() for g in groups]}, indent=2))
     return 0

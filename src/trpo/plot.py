@@ -141,6 +141,7 @@ def plot_runs(paths: list[Path], out: Path, metric: str = DEFAULT_METRIC) -> lis
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
 
     groups = group_runs([load_run(p, metric) for p in find_runs(paths)])
     envs = list(dict.fromkeys(g.env_id for g in groups))
@@ -155,6 +156,7 @@ def plot_runs(paths: list[Path], out: Path, metric: str = DEFAULT_METRIC) -> lis
                 ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_title(env_id)
         ax.set_xlabel("environment steps")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 150k, 1.5M: long step counts collide
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="best")
