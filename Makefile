@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-EXTRAS ?= test,mujoco,box2d,ray,video
+EXTRAS ?= test,mujoco,box2d,ray,video,envpool
 
-.PHONY: install train test lint format clean
+.PHONY: install train test lint format clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ train: $(STAMP)
 ## Lint, then the whole test suite.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --durations=15
+
+## Speed against sb3-contrib TRPO and the env's random-action ceiling; writes docs/benchmarks.md (~10-15 min).
+BENCH_STAMP := $(VENV)/.bench-$(shell cksum pyproject.toml | cut -d' ' -f1)
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),bench]"
+	rm -f $(VENV)/.bench-*
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/speed.py --out docs/benchmarks.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -18,12 +18,13 @@ import numpy as np
 
 from trpo import __version__, checkpoint
 from trpo.config import TRPOConfig
-from trpo.envs import EnvFactory, SyncVectorEnv, env_factory, make_one, make_vector_env
+from trpo.envs import EnvFactory, env_factory, make_one
 from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.learner import Learner, LearnerState
 from trpo.networks import actor_forward, to_numpy
 from trpo.normalization import ObservationNormalizer
 from trpo.rollout import Sampler, noise_stream
+from trpo.vec import VectorEnv, make_vector_env
 
 Callback = Callable[[dict[str, float]], Any]
 """Called after every iteration with its metrics; returning False stops training."""
@@ -50,7 +51,10 @@ class TRPO:
         self.env_factory = env_factory(env, **self.make_kwargs)
         c = self.config
         # With the Ray sampler the rollout envs live in the workers; one local env gives the spaces.
-        self.envs: SyncVectorEnv = make_vector_env(self.env_factory, c.num_envs if c.sampler == "local" else 1)
+        local = c.sampler == "local"
+        self.envs: VectorEnv = make_vector_env(
+            env, c.num_envs if local else 1, c.vec if local else "sync", seed=c.seed, **self.make_kwargs
+        )
         self.normalizer = ObservationNormalizer(self.envs.obs_dim, c.normalize_obs, c.obs_clip)
         self.learner = Learner(c, self.envs.distribution, self.envs.obs_dim)
         self.state: LearnerState = self.learner.init(jax.random.PRNGKey(c.seed))

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+VEC_BACKENDS = ("sync", "async", "envpool")
+
 
 class ConfigError(ValueError):
     """A hyperparameter is outside its allowed range; the message names the field and the range."""
@@ -25,6 +27,9 @@ class TRPOConfig:
     workers: int = 1
     """env groups, each with its own action-noise stream; with sampler=ray, one Ray actor per group
     (num_envs / workers envs each). A local run with the same workers collects the same batches"""
+    vec: Literal["sync", "async", "envpool"] = "sync"
+    """vector-env backend: 'sync' (envs in this process), 'async' (a subprocess per env, for slow
+    envs), 'envpool' (EnvPool's C++ envs; pip install 'trpo[envpool]')"""
     # --- advantages -------------------------------------------------------------------------
     gamma: float = 0.99
     """discount factor, in (0, 1]"""
@@ -121,6 +126,12 @@ def validate(c: TRPOConfig) -> None:
     need(c.cg_damping >= 0.0, "cg_damping", "must be >= 0 (typical: 0.01 to 0.1)")
     need(c.cg_residual_tol >= 0.0, "cg_residual_tol", "must be >= 0")
     need(0.0 < c.backtrack_coeff < 1.0, "backtrack_coeff", "must be in (0, 1)")
+    need(c.vec in VEC_BACKENDS, "vec", f"must be one of {', '.join(VEC_BACKENDS)}")
+    need(
+        c.sampler == "local" or c.vec == "sync",
+        "vec",
+        "must be 'sync' with sampler='ray' (each Ray worker steps its own envs in its process)",
+    )
     need(c.critic_lr > 0.0, "critic_lr", "must be > 0")
     need(c.obs_clip > 0.0, "obs_clip", "must be > 0")
     need(

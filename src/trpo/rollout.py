@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trpo.distributions import Distribution
-from trpo.envs import SyncVectorEnv
 from trpo.networks import actor_forward
 from trpo.normalization import ObservationNormalizer
+from trpo.vec import VectorEnv
 
 
 class Batch(NamedTuple):
@@ -53,7 +53,7 @@ class Sampler:
 
     def __init__(
         self,
-        envs: SyncVectorEnv,
+        envs: VectorEnv,
         normalizer: ObservationNormalizer,
         n_steps: int,
         seed: int,

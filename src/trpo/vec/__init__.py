@@ -1,0 +1,64 @@
+"""Vector-env backends. Every backend keeps SyncVectorEnv's contract (see trpo.envs):
+
+- attributes num_envs, observation_space, action_space, distribution, obs_dim, finished_episodes;
+- reset(seed) -> obs [N, D] float32;
+- step(actions) -> (obs, rewards, terminated, truncated, final_obs), arrays owned by the backend,
+  with same-step autoreset: where an episode ended, obs is the first observation of the next
+  episode and final_obs the true last one; truncated is False where terminated is True;
+- render(), close().
+
+Backends: "sync" (this process, gymnasium envs), "async" (one subprocess per env, for slow
+simulators), "envpool" (EnvPool's C++ envs, for registered EnvPool ids; optional extra).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from trpo.config import VEC_BACKENDS as BACKENDS
+from trpo.distributions import Distribution
+from trpo.envs import EnvError, EnvFactory, SyncVectorEnv, env_factory
+
+
+class VectorEnv(Protocol):
+    """What the Sampler and the agent use of a vector env (see the module docstring)."""
+
+    num_envs: int
+    obs_dim: int
+    observation_space: gym.Space
+    action_space: gym.Space
+    distribution: Distribution
+    finished_episodes: deque[tuple[float, int]]
+
+    def reset(self, seed: int | None = None) -> np.ndarray: ...
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]: ...
+
+    def render(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def make_vector_env(
+    env: str | EnvFactory, num_envs: int, vec: str = "sync", seed: int = 0, **make_kwargs: Any
+) -> VectorEnv:
+    """A vector of `num_envs` envs on the chosen backend. `seed` only matters to envpool, which
+    is seeded when made (the others are seeded by reset(seed))."""
+    name = env if isinstance(env, str) else getattr(env, "__name__", "env factory")
+    if vec == "sync":
+        return SyncVectorEnv([env_factory(env, **make_kwargs)] * num_envs, name=name)
+    if vec == "async":
+        from trpo.vec.subprocess import AsyncVectorEnv
+
+        return AsyncVectorEnv([env_factory(env, **make_kwargs)] * num_envs, name=name)
+    if vec == "envpool":
+        from trpo.vec.envpool import EnvPoolVectorEnv
+
+        if not isinstance(env, str):
+            raise EnvError("vec='envpool' needs a registered EnvPool env id, not a factory; use vec='sync' or 'async'")
+        return EnvPoolVectorEnv(env, num_envs, seed=seed, **make_kwargs)
+    raise EnvError(f"unknown vector-env backend vec={vec!r}; choose one of {', '.join(BACKENDS)}")
