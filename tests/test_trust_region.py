@@ -14,6 +14,7 @@ from trpo.trust_region import (
     backtracking_line_search,
     conjugate_gradient,
     fisher_vector_product,
+    linearized_fisher,
     scale_to_trust_region,
 )
 
@@ -132,6 +133,23 @@ def test_fisher_vector_product_matches_dense_fisher(x64, dist):
         v = jnp.asarray(rng.standard_normal(theta.size))
         fv = fisher_vector_product(kl, theta, v, damping)
         np.testing.assert_allclose(fv, (jtmj + damping * np.eye(theta.size)) @ np.asarray(v), rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("dist", DISTS, ids=["gaussian", "categorical"])
+def test_linearized_fisher_matches_dense_fisher(x64, dist):
+    """J^T H J through linearize + transpose equals the hand-written mean_i J_i^T M_i J_i."""
+    actor, obs = tiny_policy(dist, seed=5)
+    theta, unravel = ravel_pytree(actor)
+    old = jax.lax.stop_gradient(actor_forward(actor, obs))
+    damping = 0.05
+    matvec = linearized_fisher(
+        lambda t: actor_forward(unravel(t), obs), lambda q: jnp.mean(dist.kl(old, q)), theta, damping
+    )
+    fisher = dense_fisher_jtmj(dist, actor, obs) + damping * np.eye(theta.size)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        v = rng.standard_normal(theta.size)
+        np.testing.assert_allclose(matvec(jnp.asarray(v)), fisher @ v, rtol=1e-7, atol=1e-10)
 
 
 @pytest.mark.parametrize("dist", DISTS, ids=["gaussian", "categorical"])

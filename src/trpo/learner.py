@@ -23,7 +23,7 @@ from trpo.rollout import Batch
 from trpo.trust_region import (
     backtracking_line_search,
     conjugate_gradient,
-    fisher_vector_product,
+    linearized_fisher,
     scale_to_trust_region,
 )
 
@@ -85,8 +85,12 @@ def policy_step(
     def surrogate_and_kl(theta):
         return surrogate(theta), mean_kl(theta)
 
-    def fisher(v):
-        return fisher_vector_product(mean_kl, theta_old, v, config.cg_damping)
+    fisher = linearized_fisher(
+        lambda theta: actor_forward(unravel(theta), obs),
+        lambda new_dist: jnp.mean(dist.kl(old_dist, new_dist)),
+        theta_old,
+        config.cg_damping,
+    )
 
     # 1. g = grad L at theta_old; 2. s ~ F^-1 g; 3. full step beta * s on the KL boundary.
     g = jax.grad(surrogate)(theta_old)
