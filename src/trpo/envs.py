@@ -98,6 +98,7 @@ class SyncVectorEnv:
         """(return, length) of the latest finished episodes, in raw env rewards"""
         box = isinstance(self.action_space, gym.spaces.Box)
         self._clip = (self.action_space.low, self.action_space.high) if box else None
+        self._clipped = np.zeros((n, *self.action_space.shape), self.action_space.dtype) if box else None
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         for i, env in enumerate(self.envs):
@@ -110,7 +111,8 @@ class SyncVectorEnv:
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._clip is not None:
             # The policy is an unbounded Gaussian; only the env sees the clipped action.
-            actions = np.clip(actions, *self._clip)
+            low, high = self._clip
+            actions = np.maximum(np.minimum(actions, high, out=self._clipped), low, out=self._clipped)
         for i, env in enumerate(self.envs):
             obs, reward, terminated, truncated, _ = env.step(actions[i])
             self._rewards[i] = reward

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from trpo.acting import RolloutActor
 from trpo.distributions import Distribution
 from trpo.networks import actor_forward
 from trpo.normalization import ObservationNormalizer
@@ -120,18 +121,18 @@ class Sampler:
         reused by the next call."""
         b = self._buffers
         b.final_obs.fill(0.0)
+        envs = self.envs
+        actor = RolloutActor(actor_np, self.dist, self.normalizer, self.rng, self.n_steps, envs.num_envs, envs.obs_dim)
+        obs = self.obs
         for t in range(self.n_steps):
-            b.obs[t] = self.obs
-            actions = self.act(actor_np, self.obs)
-            b.actions[t] = actions
-            obs, rewards, terminated, truncated, final_obs = self.envs.step(actions)
-            b.rewards[t] = rewards
-            b.terminated[t] = terminated
+            b.obs[t] = obs
+            actor.act(t, obs, out=b.actions[t])
+            obs, b.rewards[t], b.terminated[t], truncated, final_obs = envs.step(b.actions[t])
             b.truncated[t] = truncated
             if truncated.any():
                 b.final_obs[t, truncated] = final_obs[truncated]
-            self.obs[:] = obs
-        b.last_obs[:] = self.obs
+        self.obs[:] = obs
+        b.last_obs[:] = obs
         return b
 
     def metrics(self) -> dict[str, float]:
