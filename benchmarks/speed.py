@@ -87,6 +87,7 @@ def measure_trpo(env_id: str, steps: int, vec: str, seed: int) -> dict:
         summary = train(env_id, config, options)
         with open(Path(tmp) / "run" / "metrics.csv") as f:
             rows = list(csv.DictReader(f))
+    update_wall_ms, update_cpu_ms = time_one_update(env_id, config)
     rollout = [float(r["time/rollout_s"]) for r in rows]
     update = [float(r["time/update_s"]) for r in rows]
     first = rollout[0] + update[0]  # the first iteration compiles the update
@@ -97,9 +98,34 @@ def measure_trpo(env_id: str, steps: int, vec: str, seed: int) -> dict:
         "update_s": sum(update[1:]),
         "update_ms": 1e3 * statistics.median(update[1:]),
         "compile_s": summary["compile_s"],
+        "update_alone_ms": update_wall_ms,
+        "update_alone_cpu_ms": update_cpu_ms,
         "summary_sps": summary["sps"],
         "peak_mb": peak_rss_mb(),
     }
+
+
+def time_one_update(env_id: str, config, repeats: int = 15) -> tuple[float, float]:
+    """Median wall and CPU (process) ms of Learner.update alone on one batch of this env's
+    transitions: policy step + 20 x 16 critic minibatches + advantages + stats to host."""
+    import jax
+
+    from trpo.agent import TRPO
+
+    agent = TRPO(env_id, config)
+    raw = agent.sampler.collect(agent._actor_np)
+    agent.normalizer.update(raw.obs)
+    norm = agent.normalizer
+    batch = raw._replace(obs=norm(raw.obs), final_obs=norm(raw.final_obs), last_obs=norm(raw.last_obs))
+    agent.learner.update(agent.state, batch)  # compile
+    wall, cpu = [], []
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        jax.block_until_ready(agent.learner.update(agent.state, batch))
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    agent.close()
+    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
 
 
 def measure_sb3(env_id: str, steps: int, vec: str, seed: int) -> dict:
@@ -176,8 +202,9 @@ def median(results: list[dict], key: str) -> float:
 def table(results: dict, envs: list[str]) -> str:
     head = (
         "| env | ceiling steps/s | trpo steps/s | sb3-contrib steps/s | trpo / sb3 | trpo / ceiling "
-        "| rollout share trpo / sb3 | ms per update trpo / sb3 | trpo compile s | peak MB trpo / sb3 |\n"
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+        "| rollout share trpo / sb3 | ms per update trpo / sb3 | trpo update alone ms (CPU ms) "
+        "| trpo compile s | peak MB trpo / sb3 |\n"
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     )
     lines = []
     for env_id in envs:
@@ -190,6 +217,7 @@ def table(results: dict, envs: list[str]) -> str:
             f"| {env_id} | {median(c, 'sps'):,.0f} | {median(t, 'sps'):,.0f} | {median(s, 'sps'):,.0f} "
             f"| {median(t, 'sps') / median(s, 'sps'):.2f}x | {median(t, 'sps') / median(c, 'sps'):.0%} "
             f"| {share(t):.0%} / {share(s):.0%} | {median(t, 'update_ms'):.1f} / {median(s, 'update_ms'):.1f} "
+            f"| {median(t, 'update_alone_ms'):.1f} ({median(t, 'update_alone_cpu_ms'):.1f}) "
             f"| {median(t, 'compile_s'):.1f} | {median(t, 'peak_mb'):,.0f} / {median(s, 'peak_mb'):,.0f} |"
         )
     return head + "\n".join(lines) + "\n"
@@ -224,7 +252,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=list(ENVS))
     parser.add_argument("--steps", type=int, default=10 * BATCH, help="timed env steps per learner run")
-    parser.add_argument("--ceiling-steps", type=int, default=20 * BATCH, help="timed env steps of the ceiling")
+    parser.add_argument("--ceiling-steps", type=int, default=10 * BATCH, help="timed env steps of the ceiling")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--vec", default="sync", help="trpo's vector-env backend (the ceiling uses the same)")
     parser.add_argument("--seed", type=int, default=0)
@@ -284,6 +312,9 @@ How to read it:
 - rollout share: time collecting transitions / (that + time in the update).
 - ms per update: median wall time of one update on {BATCH} samples (advantages, policy step with
   CG and line search, 320 critic Adam steps, and for trpo the host-side statistics).
+- trpo update alone: `Learner.update` on one batch of {BATCH} transitions, timed by itself
+  (median of 15, after compiling), in wall ms and in CPU ms of the process (CPU time counts
+  every thread and is not stretched by waiting for a core on a busy machine).
 - peak MB: the measuring process's peak resident memory (includes the libraries: JAX, torch).
 - The machine is shared (2 cores, other jobs running): absolute numbers move between runs;
   ratios measured side by side move less.
