@@ -121,12 +121,17 @@ class Sampler:
         reused by the next call."""
         b = self._buffers
         b.final_obs.fill(0.0)
-        envs = self.envs
-        actor = RolloutActor(actor_np, self.dist, self.normalizer, self.rng, self.n_steps, envs.num_envs, envs.obs_dim)
+        envs, groups = self.envs, self._groups
+        # One actor per env group, on that group's rows and noise stream, as in act().
+        actors = [
+            RolloutActor(actor_np, self.dist, self.normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
+            for rng, rows in zip(self.rngs, groups, strict=True)
+        ]
         obs = self.obs
         for t in range(self.n_steps):
             b.obs[t] = obs
-            actor.act(t, obs, out=b.actions[t])
+            for actor, rows in zip(actors, groups, strict=True):
+                actor.act(t, obs[rows], out=b.actions[t, rows])
             obs, b.rewards[t], b.terminated[t], truncated, final_obs = envs.step(b.actions[t])
             b.truncated[t] = truncated
             if truncated.any():
