@@ -43,7 +43,11 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     summary = json.loads(result.stdout)
     assert summary == json.loads((run / "summary.json").read_text())
     assert summary["env_id"] == "Pendulum-v1" and summary["seed"] == 0 and summary["total_steps"] == 4096
-    assert summary["wall_s"] > 0 and summary["sps"] > 0
+    assert summary["wall_s"] > 0 and summary["sps"] > 0 and summary["setup_s"] > 0
+    # sps counts setup and the whole of training (compilation included), only the evaluation is outside.
+    assert summary["compile_s"] < summary["wall_s"]
+    expected_sps = summary["total_steps"] / (summary["setup_s"] + summary["wall_s"])
+    assert abs(summary["sps"] - expected_sps) <= 0.01 * expected_sps
     assert summary["eval"]["episodes"] == 10 and summary["eval"]["std"] >= 0
 
     config = yaml.safe_load((run / "config.yaml").read_text())
