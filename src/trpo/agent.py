@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ import numpy as np
 
 from trpo import __version__, checkpoint
 from trpo.config import TRPOConfig
-from trpo.envs import EnvFactory, env_factory, make_one
+from trpo.envs import EnvFactory, EnvFault, env_factory, make_one
 from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
+from trpo.interrupt import TrainingInterrupted
 from trpo.learner import Learner, LearnerState
 from trpo.networks import actor_forward, to_numpy
 from trpo.normalization import ObservationNormalizer
@@ -62,6 +64,7 @@ class TRPO:
         self.global_step = 0
         self.iteration = 0
         self.skipped_updates = 0
+        self._warned_skipped = False
         self.compile_s = 0.0
         self._compiled = False
         self.train_wall_s = 0.0
@@ -84,32 +87,47 @@ class TRPO:
         logger: Any = None,
         checkpoints: checkpoint.CheckpointDir | None = None,
         checkpoint_every: int = 0,
+        check_stop: Callable[[], None] | None = None,
     ) -> TRPO:
         """Train for `steps` more environment steps (rounded up to whole iterations).
 
         Each iteration's metrics go to `logger.write` and `callback`; a callback that returns
         False stops training after that iteration. With `checkpoints`, a checkpoint is written
-        every `checkpoint_every` iterations (0: only at the end) and at the end.
+        every `checkpoint_every` iterations (0: only at the end) and at the end. `check_stop` is
+        called after every env step and may raise (trpo.interrupt.StopOnSignal.check does on
+        Ctrl-C or SIGTERM).
+
+        If an env fails (EnvFault) or `check_stop` raises, the batch under way is dropped, a
+        checkpoint of the last completed iteration is written (with `checkpoints`), and the
+        exception is re-raised with `checkpoint` (its path or None) and `global_step` set on it.
         """
         batch_size = self.config.batch_size
         iterations = max(1, math.ceil(steps / batch_size))
         start = time.perf_counter()
-        for _ in range(iterations):
-            metrics = self._iterate()
-            if logger is not None:
-                logger.write(metrics)
-            if checkpoints is not None and checkpoint_every and self.iteration % checkpoint_every == 0:
-                self.save_checkpoint(checkpoints)
-            if callback is not None and callback(metrics) is False:
-                break
-        self.train_wall_s += time.perf_counter() - start
+        try:
+            for _ in range(iterations):
+                metrics = self._iterate(check_stop)
+                if logger is not None:
+                    logger.write(metrics)
+                if checkpoints is not None and checkpoint_every and self.iteration % checkpoint_every == 0:
+                    self.save_checkpoint(checkpoints)
+                if callback is not None and callback(metrics) is False:
+                    break
+        except (EnvFault, TrainingInterrupted) as error:
+            # Parameters, normaliser and counters are those of the last completed iteration:
+            # the partial batch never reached them.
+            error.checkpoint = self.save_checkpoint(checkpoints) if checkpoints is not None else None
+            error.global_step = self.global_step
+            raise
+        finally:
+            self.train_wall_s += time.perf_counter() - start
         if checkpoints is not None:
             self.save_checkpoint(checkpoints)
         return self
 
-    def _iterate(self) -> dict[str, float]:
+    def _iterate(self, check_stop: Callable[[], None] | None = None) -> dict[str, float]:
         t0 = time.perf_counter()
-        raw = self.sampler.collect(self._actor_np)
+        raw = self.sampler.collect(self._actor_np, check_stop)
         t1 = time.perf_counter()
         # Observation statistics include this batch before the update uses it (as in OpenAI
         # Baselines): the policy step and the critic see the batch normalised one way.
@@ -124,7 +142,16 @@ class TRPO:
             self.compile_s, self._compiled = t2 - t1, True
         self.global_step += self.config.batch_size
         self.iteration += 1
-        self.skipped_updates += int(stats.pop("train/skipped"))
+        skipped = int(stats.pop("train/skipped"))
+        if skipped and not self._warned_skipped:
+            self._warned_skipped = True
+            warnings.warn(
+                f"iteration {self.iteration}: skipped an update with a non-finite loss, gradient or step "
+                "(parameters unchanged). Later skips are only counted, in train/skipped_updates",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.skipped_updates += skipped
         episodes = self.sampler.finished_episodes
         returns = [r for r, _ in episodes]
         lengths = [n for _, n in episodes]
@@ -229,8 +256,9 @@ class TRPO:
     def restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any], source: str) -> None:
         if meta["obs_dim"] != self.envs.obs_dim or meta["action_space"] != str(self.envs.action_space):
             raise checkpoint.CheckpointError(
-                f"{source}: saved for observation size {meta['obs_dim']} and actions {meta['action_space']}, "
-                f"but this env has {self.envs.obs_dim} and {self.envs.action_space}"
+                f"{source}: the checkpoint is from {meta.get('env_id')} (observation size {meta['obs_dim']}, actions "
+                f"{meta['action_space']}), but {self.env_id} has observation size {self.envs.obs_dim} and actions "
+                f"{self.envs.action_space}: load it with the env it was trained on"
             )
         like = self.state
         self.state = LearnerState(
@@ -254,6 +282,7 @@ class TRPO:
             self.sampler.obs[:] = self.envs.reset(seed=reset_seed)
         self.global_step = int(meta["global_step"])
         self.iteration = int(meta["iteration"])
+        self.envs.env_steps = self.global_step // self.config.num_envs
         self.skipped_updates = int(meta.get("skipped_updates", 0))
         self.train_wall_s = float(meta.get("train_wall_s", 0.0))
         self._actor_np = to_numpy(self.state.actor)

@@ -17,6 +17,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from trpo import __version__
+
 FORMAT_VERSION = 1
 LATEST = "latest"
 _META_KEY = "__meta__"
@@ -110,17 +112,44 @@ def load(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-        raise CheckpointError(f"{path}: truncated or corrupted checkpoint ({error})") from error
+        raise CheckpointError(f"{path}: {_diagnose(path)} ({type(error).__name__}: {error}). {_OLDER}") from error
     if _META_KEY not in arrays:
-        raise CheckpointError(f"{path}: not a trpo checkpoint (no metadata entry)")
+        raise CheckpointError(f"{path}: not a trpo checkpoint (no {_META_KEY} entry)")
     try:
         meta = json.loads(arrays.pop(_META_KEY).tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: corrupted checkpoint metadata ({error})") from error
+        raise CheckpointError(
+            f"{path}: corrupted checkpoint: its metadata is not valid JSON ({error}). {_OLDER}"
+        ) from error
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a trpo checkpoint (its metadata is not a mapping)")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {version}, this trpo reads version {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} (written by trpo {meta.get('trpo_version', '?')}), but "
+            f"this trpo ({__version__}) reads version {FORMAT_VERSION}: load it with the trpo that wrote it"
+        )
     return arrays, meta
+
+
+_OLDER = "The numbered checkpoints beside it (iter_*.npz) are earlier, separately written copies"
+
+
+def _diagnose(path: Path) -> str:
+    """Say how a checkpoint that NumPy cannot read is broken."""
+    size = path.stat().st_size
+    if size == 0:
+        return "truncated checkpoint: the file is empty"
+    if not zipfile.is_zipfile(path):
+        return f"truncated or overwritten checkpoint: its {size} bytes do not end with a zip directory"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        return f"corrupted checkpoint: its zip structure is damaged ({error})"
+    if bad is not None:
+        return f"corrupted checkpoint: entry {bad} fails its CRC checksum"
+    return "corrupted checkpoint: an array entry is not a valid .npy"
 
 
 class CheckpointDir:

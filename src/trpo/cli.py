@@ -18,14 +18,16 @@ from typing import Annotated
 
 import tyro
 from rich.console import Console
+from rich.markup import escape
 
 from trpo import presets
 from trpo.checkpoint import CheckpointError
 from trpo.config import ConfigError, TRPOConfig
-from trpo.envs import EnvError
+from trpo.envs import EnvError, EnvFault
 from trpo.evaluation import DEFAULT_EVAL_SEED, evaluate_run
+from trpo.interrupt import TrainingInterrupted
 from trpo.plot import DEFAULT_METRIC, PlotError, plot_runs
-from trpo.run import RunDirError, RunOptions, prepare_run_dir, read_config_yaml, resume, train
+from trpo.run import RunDirError, RunOptions, prepare_run_dir, read_config_yaml, resume, resume_hint, train
 
 USAGE = """usage: trpo COMMAND [ARGS]
 
@@ -262,13 +264,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        err.print(f"[red]error:[/] unknown command {command!r}\n{USAGE}")
+        err.print(f"[red]error:[/] unknown command {command!r}\n{escape(USAGE)}")
         return 2
     try:
         return COMMANDS[command](rest)
     except (ConfigError, EnvError, RunDirError, CheckpointError, PlotError) as error:
-        err.print(f"[red]error:[/] {error}", soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
         return 2
+    except EnvFault as fault:
+        err.print(f"[red]error:[/] {escape(str(fault))}\n{escape(resume_hint(fault))}")
+        return 1
+    except TrainingInterrupted as stop:
+        err.print(f"[yellow]{stop}[/]: {escape(resume_hint(stop))}")
+        return stop.exit_code
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         return 130

@@ -10,6 +10,7 @@ episode and truncation can bootstrap from the real final observation.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,16 @@ class EnvError(ValueError):
     """An env id or space that trpo cannot use; the message says why and what to do."""
 
 
+class EnvFault(RuntimeError):
+    """An env raised, or returned a non-finite observation or reward, while training: the run stops.
+    `env_index` and `env_step` say which env and at which of its steps."""
+
+    def __init__(self, message: str, env_index: int, env_step: int):
+        super().__init__(message)
+        self.env_index = env_index
+        self.env_step = env_step
+
+
 def env_factory(env: str | EnvFactory, **make_kwargs: Any) -> EnvFactory:
     """A zero-argument callable that makes one env: from a registered id or a user factory."""
     if callable(env):
@@ -39,6 +50,13 @@ def env_factory(env: str | EnvFactory, **make_kwargs: Any) -> EnvFactory:
 
 
 def check_env_id(env_id: str) -> None:
+    """Raise EnvError unless gym.make can find `env_id`: a registered id, "module:Id" (the module
+    registers Id when imported), or an Atari id once ale-py is installed."""
+    if ":" in env_id:
+        module, env_id = env_id.split(":", 1)
+        _import_for(module, env_id)
+    elif env_id.startswith("ALE/") and env_id not in gym.registry:
+        _import_for("ale_py", env_id)
     if env_id in gym.registry:
         return
     close = difflib.get_close_matches(env_id, list(gym.registry), n=5, cutoff=0.5)
@@ -46,15 +64,26 @@ def check_env_id(env_id: str) -> None:
     raise EnvError(f"unknown environment id {env_id!r}.{hint} See gymnasium.pprint_registry() for all ids.")
 
 
+def _import_for(module: str, env_id: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise EnvError(_missing_package_message(env_id, error)) from error
+
+
+def _missing_package_message(name: str, error: Exception) -> str:
+    module = getattr(error, "name", None) or str(error)
+    extra = next((x for m, x in _EXTRA_FOR_MODULE.items() if m in module), None)
+    fix = f"pip install 'trpo[{extra}]'" if extra else "install the package it names"
+    return f"{name} needs a package that is not installed ({error}). Fix: {fix}"
+
+
 def make_one(factory: EnvFactory, name: str = "env") -> gym.Env:
     """Call the factory, turning a missing optional dependency into the extra to install."""
     try:
         return factory()
     except (ImportError, gym.error.DependencyNotInstalled) as error:
-        module = getattr(error, "name", None) or str(error)
-        extra = next((x for m, x in _EXTRA_FOR_MODULE.items() if m in module), None)
-        fix = f"pip install 'trpo[{extra}]'" if extra else "install the package it names"
-        raise EnvError(f"{name} needs a package that is not installed ({error}). Fix: {fix}") from error
+        raise EnvError(_missing_package_message(name, error)) from error
 
 
 def action_distribution(space: gym.Space) -> Distribution:
@@ -99,13 +128,17 @@ class SyncVectorEnv:
         box = isinstance(self.action_space, gym.spaces.Box)
         self._clip = (self.action_space.low, self.action_space.high) if box else None
         self._clipped = np.zeros((n, *self.action_space.shape), self.action_space.dtype) if box else None
+        self.name = name
+        self.env_steps = 0
+        """steps taken by each env so far (a resumed agent sets it to global_step // num_envs)"""
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         for i, env in enumerate(self.envs):
-            obs, _ = env.reset(seed=None if seed is None else seed + i)
+            obs, _ = self._call(i, env.reset, seed=None if seed is None else seed + i)
             self._obs[i] = np.ravel(obs)
         self._episode_return[:] = 0
         self._episode_length[:] = 0
+        self._check_finite()
         return self._obs
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -113,8 +146,9 @@ class SyncVectorEnv:
             # The policy is an unbounded Gaussian; only the env sees the clipped action.
             low, high = self._clip
             actions = np.maximum(np.minimum(actions, high, out=self._clipped), low, out=self._clipped)
+        self.env_steps += 1
         for i, env in enumerate(self.envs):
-            obs, reward, terminated, truncated, _ = env.step(actions[i])
+            obs, reward, terminated, truncated, _ = self._call(i, env.step, actions[i])
             self._rewards[i] = reward
             self._terminated[i] = terminated
             self._truncated[i] = truncated and not terminated
@@ -125,9 +159,39 @@ class SyncVectorEnv:
                 self.finished_episodes.append((float(self._episode_return[i]), int(self._episode_length[i])))
                 self._episode_return[i] = 0
                 self._episode_length[i] = 0
-                obs, _ = env.reset()
+                obs, _ = self._call(i, env.reset)
             self._obs[i] = np.ravel(obs)
+        self._check_finite()
         return self._obs, self._rewards, self._terminated, self._truncated, self._final_obs
+
+    def _call(self, i: int, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """env.step / env.reset, turning any exception into an EnvFault that names the env."""
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:
+            where = f"env {self.name} (index {i}) raised {type(error).__name__} in {method.__name__}()"
+            raise EnvFault(f"{where} at its step {self.env_steps}: {error}", i, self.env_steps) from error
+
+    def _check_finite(self) -> None:
+        """A NaN or infinite observation or reward would silently poison the normaliser and the
+        update: stop at the step where it appears instead, naming the env and the step."""
+        if np.isfinite(self._rewards).all() and np.isfinite(self._obs).all() and np.isfinite(self._final_obs).all():
+            return
+        for what, values in (
+            ("reward", self._rewards[:, None]),
+            ("observation", self._obs),
+            ("final observation", self._final_obs),
+        ):
+            bad_rows = ~np.isfinite(values).all(axis=1)
+            if bad_rows.any():
+                i = int(np.argmax(bad_rows))
+                shown = values[i][~np.isfinite(values[i])][0]
+                raise EnvFault(
+                    f"env {self.name} (index {i}) returned a non-finite {what} ({shown}) at its step {self.env_steps}. "
+                    "Fix the env, or wrap it to clip or replace such values",
+                    i,
+                    self.env_steps,
+                )
 
     def render(self) -> Any:
         return self.envs[0].render()
@@ -137,7 +201,7 @@ class SyncVectorEnv:
             env.close()
 
 
-def make_vector_env(env: str | EnvFactory, num_envs: int, **make_kwargs: Any) -> SyncVectorEnv:
+def make_vector_env(env: str | EnvFactory, num_envs: int, name: str | None = None, **make_kwargs: Any) -> SyncVectorEnv:
     factory = env_factory(env, **make_kwargs)
-    name = env if isinstance(env, str) else getattr(env, "__name__", "env factory")
+    name = name or (env if isinstance(env, str) else getattr(env, "__name__", "env factory"))
     return SyncVectorEnv([factory] * num_envs, name=name)

@@ -155,6 +155,11 @@ def fit_critic(
     return critic, opt_state, epoch_losses[-1]
 
 
+def all_finite(tree: Any) -> jax.Array:
+    """True when every element of every leaf is finite."""
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
 def explained_variance(predicted: jax.Array, target: jax.Array) -> jax.Array:
     """1 - Var(target - predicted) / Var(target): 1 is perfect, 0 is no better than a constant."""
     var = jnp.var(target)
@@ -171,6 +176,8 @@ class Learner:
         self.optimizer = optax.adam(config.critic_lr)
         self._advantages, self._policy_step, self._fit_critic = _jitted_stages(config.replace(seed=0), dist)
 
+        self._all_finite = jax.jit(all_finite)
+
     def init(self, key: jax.Array) -> LearnerState:
         actor_key, critic_key, key = jax.random.split(key, 3)
         c = self.config
@@ -179,7 +186,11 @@ class Learner:
         return LearnerState(actor, critic, self.optimizer.init(critic), key)
 
     def update(self, state: LearnerState, batch: Batch) -> tuple[LearnerState, dict[str, float]]:
-        """Advantages with the current critic, then the policy step, then the critic fit."""
+        """Advantages with the current critic, then the policy step, then the critic fit.
+
+        If the policy step or the critic fit meets a non-finite value (loss, gradient, step or
+        new parameters), the whole update is skipped: actor, critic and optimiser state come back
+        unchanged and stats["train/skipped"] is 1."""
         targets = self._advantages(state.critic, batch)
         obs = batch.obs.reshape(-1, self.obs_dim)
         actions = batch.actions.reshape(obs.shape[0], *batch.actions.shape[2:])
@@ -191,7 +202,12 @@ class Learner:
         stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
         stats["train/value_loss"] = value_loss
         stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
-        stats = {name: float(value) for name, value in jax.device_get(stats).items()}
+        finite = self._all_finite((actor, critic, critic_opt, value_loss))
+        stats, finite = jax.device_get((stats, finite))
+        stats = {name: float(value) for name, value in stats.items()}
+        if stats["train/skipped"] or not finite:
+            stats["train/skipped"] = 1.0
+            return LearnerState(state.actor, state.critic, state.critic_opt, key), stats
         return LearnerState(actor, critic, critic_opt, key), stats
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -163,7 +163,9 @@ class RaySampler:
     def _new_worker(self, group: int, restart: int, rng_state: dict[str, Any] | None = None) -> Any:
         return self._remote_worker.remote(*self._worker_args, group, restart, rng_state)
 
-    def collect(self, actor_np: Any) -> Batch:
+    def collect(self, actor_np: Any, check_stop: Callable[[], None] | None = None) -> Batch:
+        """One iteration from all workers. `check_stop` (see trpo.interrupt) is called once the
+        workers have answered: a remote rollout cannot stop between env steps."""
         ray = self._ray
         if not self.workers:
             self._start_workers()
@@ -184,6 +186,8 @@ class RaySampler:
             "gather_s": max(0.0, t2 - t1 - slowest),
             "join_s": t3 - t2,
         }
+        if check_stop is not None:
+            check_stop()
         return raw
 
     def _result(self, group: int, call: Any, shared: Any) -> tuple[Batch, list[Episode], float]:

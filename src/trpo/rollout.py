@@ -14,7 +14,7 @@ draw per group, not per env.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -116,9 +116,10 @@ class Sampler:
             ]
         )
 
-    def collect(self, actor_np: Any) -> Batch:
+    def collect(self, actor_np: Any, check_stop: Callable[[], None] | None = None) -> Batch:
         """n_steps steps of every env with the actor's NumPy parameters. The returned arrays are
-        reused by the next call."""
+        reused by the next call. `check_stop`, called after every env step, may raise to abandon
+        the batch (see trpo.interrupt)."""
         b = self._buffers
         b.final_obs.fill(0.0)
         envs, groups = self.envs, self._groups
@@ -136,6 +137,8 @@ class Sampler:
             b.truncated[t] = truncated
             if truncated.any():
                 b.final_obs[t, truncated] = final_obs[truncated]
+            if check_stop is not None:
+                check_stop()
         self.obs[:] = obs
         b.last_obs[:] = obs
         return b

@@ -27,6 +27,8 @@ from trpo.agent import TRPO
 from trpo.checkpoint import LATEST, CheckpointDir, write_atomic
 from trpo.config import TRPOConfig
 from trpo.console import ProgressDisplay
+from trpo.envs import EnvFault
+from trpo.interrupt import StopOnSignal, TrainingInterrupted
 from trpo.logger import METRICS_CSV, Logger, truncate_metrics
 
 CONFIG_YAML = "config.yaml"
@@ -99,6 +101,17 @@ def write_config_yaml(run_dir: Path, env_id: str, config: TRPOConfig, options: R
     write_atomic(run_dir / CONFIG_YAML, lambda f: f.write(text.encode()))
 
 
+def resume_hint(error: BaseException) -> str:
+    """What an EnvFault or TrainingInterrupted left on disk and the command that continues the run."""
+    run_dir, saved = getattr(error, "run_dir", None), getattr(error, "checkpoint", None)
+    if run_dir is None or saved is None:
+        return "no checkpoint was saved"
+    step = getattr(error, "global_step", "?")
+    return (
+        f"saved a checkpoint at step {step} to {saved.parent / 'latest'}; continue with: trpo train --resume {run_dir}"
+    )
+
+
 def read_config_yaml(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG_YAML
     if not path.exists():
@@ -110,11 +123,13 @@ def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any
     """Train in a new run directory and return the summary (also written to summary.json)."""
     run_dir = Path(options.run_dir) if options.run_dir else default_run_dir(env_id, config.seed)
     prepare_run_dir(run_dir, overwrite=False)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_config_yaml(run_dir, env_id, config, options)
+    # The agent before the folder: an unknown env id or an unsupported space leaves no half-made run.
     start = time.perf_counter()
     agent = TRPO(env_id, config, ray_address=options.ray_address)
-    return _train_and_summarise(agent, run_dir, options, setup_s=time.perf_counter() - start)
+    setup_s = time.perf_counter() - start
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config_yaml(run_dir, env_id, config, options)
+    return _train_and_summarise(agent, run_dir, options, setup_s=setup_s)
 
 
 def resume(run_dir: Path, options: RunOptions) -> dict[str, Any]:
@@ -151,7 +166,10 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
     checkpoints = CheckpointDir(run_dir / CHECKPOINTS)
     remaining = max(0, options.total_steps - agent.global_step)
     try:
-        with ProgressDisplay(options.total_steps, agent.global_step, agent.env_id, not options.quiet) as progress:
+        with (
+            StopOnSignal() as stop,
+            ProgressDisplay(options.total_steps, agent.global_step, agent.env_id, not options.quiet) as progress,
+        ):
             if remaining > 0:
                 agent.learn(
                     remaining,
@@ -159,7 +177,13 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
                     logger=logger,
                     checkpoints=checkpoints,
                     checkpoint_every=options.checkpoint_every,
+                    check_stop=stop.check,
                 )
+    except (EnvFault, TrainingInterrupted) as error:
+        # agent.learn saved a checkpoint; the caller reports it with the command that resumes.
+        error.run_dir = run_dir
+        agent.close()
+        raise
     finally:
         logger.close()
     start = time.perf_counter()
