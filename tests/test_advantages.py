@@ -1,9 +1,13 @@
 """GAE against hand-computed arrays and against a per-episode reference on real env batches."""
 
 import gymnasium as gym
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from trpo.advantages import gae, next_state_values
 from trpo.envs import SyncVectorEnv
@@ -165,3 +169,54 @@ def test_gae_lambda_zero_is_one_step_td_error(x64, gamma):
     trunc = (rng.random((5, 2)) < 0.3) & ~term
     adv = gae(jnp.asarray(rewards), jnp.asarray(values), jnp.asarray(nxt), term, trunc, gamma, 0.0)
     np.testing.assert_allclose(adv, rewards + gamma * (~term) * nxt - values, rtol=1e-12)
+
+
+# --- property-based: gae() against a plain loop on random data -----------------------------------
+
+
+def plain_gae(rewards, values, last_values, final_values, terminated, truncated, gamma, lam):
+    """Textbook GAE, one env and one step at a time, with the time-limit rule spelled out."""
+    steps, n = rewards.shape
+    out = np.zeros((steps, n))
+    for i in range(n):
+        for t in reversed(range(steps)):
+            if terminated[t, i]:
+                next_value = 0.0  # no value after a terminal state
+            elif truncated[t, i]:
+                next_value = final_values[t, i]  # the state the time limit cut off
+            elif t == steps - 1:
+                next_value = last_values[i]  # the batch ends mid-episode
+            else:
+                next_value = values[t + 1, i]
+            delta = rewards[t, i] + gamma * next_value - values[t, i]
+            episode_goes_on = not (terminated[t, i] or truncated[t, i]) and t < steps - 1
+            out[t, i] = delta + (gamma * lam * out[t + 1, i] if episode_goes_on else 0.0)
+    return out
+
+
+# One shape and gamma, lambda as traced arguments: a single compilation serves every example.
+gae_jit = jax.jit(gae)
+
+
+@st.composite
+def gae_cases(draw, steps=12, n=3):
+    reals = st.floats(-10, 10, allow_nan=False, width=64)
+    arrays = [draw(hnp.arrays(np.float64, shape, elements=reals)) for shape in [(steps, n)] * 3 + [(n,)]]
+    terminated = draw(hnp.arrays(bool, (steps, n)))
+    truncated = draw(hnp.arrays(bool, (steps, n))) & ~terminated  # as the vector env reports them
+    gamma = draw(st.floats(0.01, 1.0))
+    lam = draw(st.floats(0.0, 1.0))
+    return (*arrays, terminated, truncated, gamma, lam)
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=gae_cases())
+def test_gae_matches_a_plain_loop_on_random_rewards_values_and_masks(case):
+    rewards, values, final_values, last_values, terminated, truncated, gamma, lam = case
+    with jax.enable_x64(True):
+        next_values = next_state_values(
+            jnp.asarray(values), jnp.asarray(last_values), jnp.asarray(final_values), truncated
+        )
+        ours = gae_jit(jnp.asarray(rewards), jnp.asarray(values), next_values, terminated, truncated, gamma, lam)
+        expected = plain_gae(rewards, values, last_values, final_values, terminated, truncated, gamma, lam)
+        np.testing.assert_allclose(np.asarray(ours), expected, rtol=1e-10, atol=1e-10)

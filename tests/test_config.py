@@ -1,5 +1,8 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from trpo import presets
 from trpo.config import ConfigError, TRPOConfig
 
 
@@ -42,3 +45,79 @@ def test_unknown_keys_are_named():
 
 def test_from_dict_accepts_lists_for_hidden_sizes():
     assert TRPOConfig.from_dict({"hidden_sizes": [32, 16]}).hidden_sizes == (32, 16)
+
+
+# --- property-based: validation accepts exactly the documented ranges ----------------------------
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+anything_numeric = st.one_of(finite, st.just(float("nan")), st.integers(-5, 5), st.just(float("inf")))
+
+# Each field's allowed range, written out from the docs rather than from validate().
+ALLOWED = {
+    "gamma": lambda v: 0 < v <= 1,
+    "gae_lambda": lambda v: 0 <= v <= 1,
+    "max_kl": lambda v: v > 0,
+    "cg_damping": lambda v: v >= 0,
+    "cg_residual_tol": lambda v: v >= 0,
+    "backtrack_coeff": lambda v: 0 < v < 1,
+    "critic_lr": lambda v: v > 0,
+    "obs_clip": lambda v: v > 0,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(sorted(ALLOWED)), value=anything_numeric)
+def test_float_fields_accept_exactly_their_range(field, value):
+    if ALLOWED[field](value):
+        assert getattr(TRPOConfig(**{field: value}), field) == value
+    else:
+        with pytest.raises(ConfigError, match=rf"^{field}=.* is invalid: must be"):
+            TRPOConfig(**{field: value})
+
+
+COUNTS = ("num_envs", "n_steps", "cg_iters", "backtrack_iters", "critic_epochs")
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(COUNTS), value=st.one_of(st.integers(-3, 40), st.floats(0.5, 3.5), st.booleans()))
+def test_counts_must_be_positive_integers(field, value):
+    ok = type(value) is int and value > 0
+    if ok:
+        TRPOConfig(**{field: value}, critic_minibatch=1)
+    else:
+        with pytest.raises(ConfigError, match=rf"^{field}=.* is invalid: must be a positive integer"):
+            TRPOConfig(**{field: value}, critic_minibatch=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(num_envs=st.integers(1, 16), n_steps=st.integers(1, 64), minibatch=st.integers(1, 1200))
+def test_critic_minibatch_must_fit_in_the_batch(num_envs, n_steps, minibatch):
+    values = {"num_envs": num_envs, "n_steps": n_steps, "critic_minibatch": minibatch}
+    if minibatch <= num_envs * n_steps:
+        assert TRPOConfig(**values).batch_size == num_envs * n_steps
+    else:
+        with pytest.raises(ConfigError, match=rf"must be <= num_envs \* n_steps = {num_envs * n_steps}$"):
+            TRPOConfig(**values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(-2, 300), max_size=4))
+def test_hidden_sizes_must_be_one_or_more_positive_widths(sizes):
+    if sizes and all(s > 0 for s in sizes):
+        assert TRPOConfig.from_dict({"hidden_sizes": sizes}).hidden_sizes == tuple(sizes)
+    else:
+        with pytest.raises(ConfigError, match="hidden_sizes=.* is invalid: must be one or more positive integers"):
+            TRPOConfig.from_dict({"hidden_sizes": sizes})
+
+
+def test_preset_yaml_that_does_not_parse_or_has_unknown_keys(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("max_kl: [0.01\n")
+    with pytest.raises(ConfigError, match=r"preset .*broken.yaml does not parse as YAML"):
+        presets.resolve(str(broken), "CartPole-v1")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- max_kl\n")
+    with pytest.raises(ConfigError, match="must be a mapping of config fields, got list"):
+        presets.resolve(str(listed), "CartPole-v1")
+    with pytest.raises(ConfigError, match=r"unknown preset 'nope': use 'auto', 'none', a YAML file, or one of: "):
+        presets.resolve("nope", "CartPole-v1")

@@ -5,8 +5,8 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
-from faulty_envs import FaultyEnv, TextObservationEnv
 
+from faulty_envs import FaultyEnv, TextObservationEnv
 from trpo.envs import EnvError, EnvFault, SyncVectorEnv, action_distribution, check_env_id, make_one
 
 
@@ -40,7 +40,9 @@ def hide_module(monkeypatch, module, *cached_prefixes):
 )
 def test_missing_optional_dependency_names_the_extra(monkeypatch, env_id, module, cached, extra):
     hide_module(monkeypatch, module, *cached)
-    with pytest.raises(EnvError, match=rf"{env_id} needs a package that is not installed .* pip install 'trpo\[{extra}\]'"):
+    with pytest.raises(
+        EnvError, match=rf"{env_id} needs a package that is not installed .* pip install 'trpo\[{extra}\]'"
+    ):
         make_one(lambda: gym.make(env_id), env_id)
 
 

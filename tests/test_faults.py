@@ -1,0 +1,121 @@
+"""Faults during training: a bad env stops the run after a checkpoint; a non-finite update is
+skipped with the parameters unchanged, counted, and warned about once."""
+
+import itertools
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+from faulty_envs import FaultyEnv
+from trpo import TRPO, TRPOConfig, checkpoint
+from trpo.checkpoint import CheckpointDir
+from trpo.envs import EnvFault
+from trpo.interrupt import TrainingInterrupted
+from trpo.learner import Batch, Learner
+
+# 2 envs x 32 steps = 64 transitions per iteration.
+TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=2)
+
+
+def second_env_fails(fault, at_step):
+    """A factory whose second env made (env index 1 of the vector) has the fault."""
+    made = itertools.count()
+
+    def factory():
+        env = FaultyEnv(fault, at_step)
+        env.fails = next(made) == 1
+        return env
+
+    return factory
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def test_env_fault_stops_after_saving_the_last_completed_iteration(tmp_path):
+    # The fault comes at env step 80: in the third iteration (steps 65..96 of each env). An env
+    # that raises takes the same path (tests/test_cli_errors.py runs it through the CLI).
+    agent = TRPO(second_env_fails("nan_reward", 80), TINY)
+    checkpoints = CheckpointDir(tmp_path / "checkpoints")
+    good = {}
+    with pytest.raises(EnvFault, match=r"\(index 1\) .* at its step 80") as error:
+        agent.learn(10 * 64, callback=lambda m: good.update(actor=agent.state.actor), checkpoints=checkpoints)
+    assert error.value.global_step == 128 and error.value.checkpoint is not None
+    arrays, meta = checkpoint.load(tmp_path / "checkpoints")
+    assert meta["global_step"] == 128 and meta["iteration"] == 2
+    restored = TRPO.load(tmp_path / "checkpoints", env=FaultyEnv)
+    assert leaves_equal(restored.state.actor, good["actor"])
+
+
+def test_a_stop_request_between_env_steps_saves_and_raises(tmp_path):
+    agent = TRPO(FaultyEnv, TINY)
+    calls = itertools.count(1)
+
+    def stop_at_step_100():
+        if next(calls) == 100:
+            raise TrainingInterrupted(15)
+
+    with pytest.raises(TrainingInterrupted, match="stopped by SIGTERM") as error:
+        agent.learn(10 * 64, checkpoints=CheckpointDir(tmp_path / "c"), check_stop=stop_at_step_100)
+    assert error.value.exit_code == 143 and error.value.global_step == 3 * 64
+    assert checkpoint.load(tmp_path / "c")[1]["global_step"] == 3 * 64
+
+
+def test_non_finite_updates_are_skipped_counted_and_warned_about_once(monkeypatch):
+    agent = TRPO(FaultyEnv, TINY)
+    before = jax.device_get(agent.state)
+    collect = agent.sampler.collect
+
+    def collect_with_a_nan_reward(*args):
+        batch = collect(*args)
+        batch.rewards[3, 1] = np.nan  # as if an env's NaN had slipped past the check
+        return batch
+
+    monkeypatch.setattr(agent.sampler, "collect", collect_with_a_nan_reward)
+    rows = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        agent.learn(3 * 64, callback=rows.append)
+    skipped_warnings = [w for w in caught if "skipped an update" in str(w.message)]
+    assert len(skipped_warnings) == 1 and issubclass(skipped_warnings[0].category, RuntimeWarning)
+    assert [r["train/skipped_updates"] for r in rows] == [1.0, 2.0, 3.0]
+    after = jax.device_get(agent.state)
+    assert leaves_equal(before.actor, after.actor)
+    assert leaves_equal(before.critic, after.critic) and leaves_equal(before.critic_opt, after.critic_opt)
+
+
+def a_batch(steps=32, n=2, obs_dim=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return Batch(
+        obs=rng.standard_normal((steps, n, obs_dim)).astype(np.float32),
+        actions=rng.integers(0, 2, (steps, n)),
+        rewards=rng.standard_normal((steps, n)).astype(np.float32),
+        terminated=np.zeros((steps, n), bool),
+        truncated=np.zeros((steps, n), bool),
+        final_obs=np.zeros((steps, n, obs_dim), np.float32),
+        last_obs=rng.standard_normal((n, obs_dim)).astype(np.float32),
+    )
+
+
+def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(monkeypatch):
+    from trpo.distributions import Categorical
+
+    learner = Learner(TINY, Categorical(2), obs_dim=3)
+    state = learner.init(jax.random.PRNGKey(0))
+    updated, stats = learner.update(state, a_batch())
+    assert stats["train/skipped"] == 0.0 and not leaves_equal(updated.actor, state.actor)
+
+    fit = learner._fit_critic
+
+    def diverging_fit(*args):
+        critic, opt_state, loss = fit(*args)
+        return jax.tree.map(lambda x: x * np.nan, critic), opt_state, loss
+
+    monkeypatch.setattr(learner, "_fit_critic", diverging_fit)
+    kept, stats = learner.update(state, a_batch())
+    assert stats["train/skipped"] == 1.0
+    assert leaves_equal(kept.actor, state.actor) and leaves_equal(kept.critic, state.critic)
+    assert leaves_equal(kept.critic_opt, state.critic_opt)
