@@ -76,23 +76,10 @@ def test_train_without_run_dir_makes_a_fresh_folder_under_runs(tmp_path):
     assert len(runs) == 2 and all((r / "summary.json").exists() for r in runs)
 
 
-def test_bad_hyperparameter_is_one_clear_line_and_exit_2(tmp_path):
-    result = trpo("train", "CartPole-v1", "--max-kl", "0", "--run-dir", str(tmp_path / "r"))
-    assert result.returncode == 2
-    assert "max_kl=0.0 is invalid: must be > 0" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_unknown_env_suggests_close_ids(tmp_path):
-    result = trpo("train", "CartPole-v9", "--run-dir", str(tmp_path / "r"))
-    assert result.returncode == 2
-    assert "unknown environment id 'CartPole-v9'" in result.stderr and "CartPole-v1" in result.stderr
-
-
 def test_existing_run_dir_is_refused_without_overwrite(tmp_path):
     run = tmp_path / "run"
     args = ["train", "CartPole-v1", "--total-steps", "1024", "--quiet", "--eval-episodes", "1", "--run-dir", str(run)]
     assert trpo(*args).returncode == 0
     refused = trpo(*args)
-    assert refused.returncode == 2 and "already holds a run" in refused.stderr
+    assert refused.returncode == 2 and "already holds a run" in refused.stderr and "--resume" in refused.stderr
     assert trpo(*args, "--overwrite").returncode == 0

@@ -1,0 +1,130 @@
+"""The CLI on bad input and faults: one clear message, the right exit status, no traceback, and
+a checkpoint that loads. Each case is a real `trpo` process; the cases of a test run side by
+side, since each process pays the JAX import."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from trpo.checkpoint import load
+
+TESTS = Path(__file__).parent
+
+
+def start(*args, cwd=None):
+    pythonpath = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": pythonpath, "COLUMNS": "300"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "trpo.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def finish(process, timeout=300):
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, " ".join(err.replace("│", " ").split())  # undo rich's wrapping and boxes
+
+
+def test_bad_input_is_one_clear_message_and_exit_2(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("max_kl: [0.01\n")
+    unknown_key = tmp_path / "typo.yaml"
+    unknown_key.write_text("max_kll: 0.02\n")
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "config.yaml").write_text("env_id: CartPole-v1\n")
+    run = tmp_path / "new"
+    cases = {
+        "unknown env": (["CartPole-v9"], "unknown environment id 'CartPole-v9'. Did you mean: CartPole-v1"),
+        "space": (["faulty_envs:faulty/TextObs-v0"], "unsupported observation space Text(1, 8, charset="),
+        "max_kl": (["CartPole-v1", "--max-kl", "0"], "max_kl=0.0 is invalid: must be > 0"),
+        "gamma": (["CartPole-v1", "--gamma", "1.5"], "gamma=1.5 is invalid: must be in (0, 1]"),
+        "minibatch": (
+            ["CartPole-v1", "--num-envs", "2", "--n-steps", "8", "--critic-minibatch", "64"],
+            "critic_minibatch=64 is invalid: must be <= num_envs * n_steps = 16",
+        ),
+        "hidden": (["CartPole-v1", "--hidden-sizes", "64", "0"], "hidden_sizes=(64, 0) is invalid: must be one or"),
+        "yaml": (["CartPole-v1", "--preset", broken], f"preset {broken} does not parse as YAML"),
+        "key": (["CartPole-v1", "--preset", unknown_key], f"preset {unknown_key}: unknown key(s) max_kll; known keys:"),
+        "run dir": (
+            ["CartPole-v1", "--run-dir", existing],
+            f"{existing} already holds a run; pass --overwrite to replace it, --resume {existing} to continue it",
+        ),
+    }
+    processes = {
+        name: start("train", *args, *([] if "--run-dir" in args else ["--run-dir", run]))
+        for name, (args, _) in cases.items()
+    }
+    for name, process in processes.items():
+        code, out, err = finish(process)
+        assert code == 2, (name, err)
+        # Flag values are checked while tyro parses them: it shows the same message in its box.
+        assert err.startswith("error: " if name in ("unknown env", "space", "yaml", "key", "run dir") else "╭")
+        assert cases[name][1] in err, (name, err)
+        assert "Traceback" not in err and out == "", name
+    assert not run.exists()  # nothing half-made is left behind
+
+
+def test_env_fault_stops_with_the_env_and_step_after_saving_a_checkpoint(tmp_path):
+    # 2 envs x 64 steps per iteration; the fault is at env step 100, in the second iteration.
+    common = ["--num-envs", 2, "--n-steps", 64, "--critic-minibatch", 64, "--hidden-sizes", 8, "--quiet"]
+    faults = {
+        "NaNReward": "returned a non-finite reward (nan) at its step 100.",
+        "Raises": "raised RuntimeError in step() at its step 100: simulator exploded",
+    }
+    processes = {
+        name: start("train", f"faulty_envs:faulty/{name}-v0", "--run-dir", tmp_path / name, *common) for name in faults
+    }
+    for name, process in processes.items():
+        code, out, err = finish(process)
+        run = tmp_path / name
+        assert code == 1, err
+        assert f"error: env faulty_envs:faulty/{name}-v0 (index 1) {faults[name]}" in err
+        assert f"saved a checkpoint at step 128 to {run / 'checkpoints' / 'latest'}" in err
+        assert f"continue with: trpo train --resume {run}" in err
+        assert "Traceback" not in err
+        assert load(run / "checkpoints")[1]["global_step"] == 128
+
+
+def wait_for(path, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def test_signals_save_a_checkpoint_and_kill_9_never_breaks_one(tmp_path):
+    # Tiny iterations with a checkpoint after each: the process is writing checkpoints most of
+    # the time, so the SIGKILL likely lands inside a write.
+    tiny = ["--num-envs", 1, "--n-steps", 16, "--critic-minibatch", 16, "--critic-epochs", 1, "--hidden-sizes", 8]
+    args = ["faulty_envs:faulty/Healthy-v0", "--total-steps", 10**7, "--checkpoint-every", 1, "--quiet", *tiny]
+    signals = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+    processes = {name: start("train", *args, "--run-dir", tmp_path / name) for name in signals}
+    for name, process in processes.items():
+        wait_for(tmp_path / name / "checkpoints" / "latest", process)
+    time.sleep(1.0)
+    for name, process in processes.items():
+        process.send_signal(signals[name])
+    for name, process in processes.items():
+        code, out, err = finish(process, timeout=120)
+        run = tmp_path / name
+        _, meta = load(run / "checkpoints")
+        assert meta["global_step"] > 0
+        if name == "SIGKILL":
+            assert code == -signal.SIGKILL
+            for numbered in (run / "checkpoints").glob("iter_*.npz"):
+                load(numbered)
+        else:
+            assert code == 128 + signals[name], err
+            assert err == (
+                f"stopped by {name}: saved a checkpoint at step {meta['global_step']} to "
+                f"{run / 'checkpoints' / 'latest'}; continue with: trpo train --resume {run}"
+            )
