@@ -90,10 +90,17 @@ def test_a_crash_between_write_and_rename_leaves_the_previous_checkpoint(tmp_pat
     with pytest.raises(CrashBeforeRename):
         folder.write(2, {**ARRAYS, "actor/w": ARRAYS["actor/w"] + 1}, {**META, "global_step": 2048})
     monkeypatch.undo()
+    # A real kill -9 would also leave the temporary file; the next write removes it.
+    (tmp_path / "checkpoints" / ".latest.abc123.tmp").write_bytes(b"PK\x03\x04 half")
     arrays, meta = checkpoint.load(tmp_path / "checkpoints")
     assert meta["global_step"] == 1024
     np.testing.assert_array_equal(arrays["actor/w"], ARRAYS["actor/w"])
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["iter_00000001.npz", "latest"]
+    folder.write(3, ARRAYS, META)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "iter_00000001.npz",
+        "iter_00000003.npz",
+        "latest",
+    ]
 
 
 TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=1)

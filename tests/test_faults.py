@@ -13,7 +13,8 @@ from trpo import TRPO, TRPOConfig, checkpoint
 from trpo.checkpoint import CheckpointDir
 from trpo.envs import EnvFault
 from trpo.interrupt import TrainingInterrupted
-from trpo.learner import Batch, Learner
+from trpo.learner import Learner
+from trpo.rollout import Batch
 
 # 2 envs x 32 steps = 64 transitions per iteration.
 TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=2)

@@ -165,4 +165,7 @@ class CheckpointDir:
         save(self.folder / LATEST, arrays, meta)
         for old in sorted(self.folder.glob("iter_*.npz"))[: -self.keep]:
             old.unlink(missing_ok=True)
+        # A process killed mid-write (kill -9) leaves its temporary file; nothing else writes here.
+        for stale in self.folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         return numbered
