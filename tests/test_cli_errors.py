@@ -101,18 +101,33 @@ def wait_for(path, process, timeout=120):
         time.sleep(0.05)
 
 
+def kill_during_a_checkpoint_write(process, folder, timeout=60):
+    """SIGKILL the moment a temporary checkpoint file exists, i.e. while a write is under way."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(name.endswith(".tmp") for name in os.listdir(folder)):
+            process.kill()
+            return True
+    process.kill()
+    return False
+
+
 def test_signals_save_a_checkpoint_and_kill_9_never_breaks_one(tmp_path):
-    # Tiny iterations with a checkpoint after each: the process is writing checkpoints most of
-    # the time, so the SIGKILL likely lands inside a write.
-    tiny = ["--num-envs", 1, "--n-steps", 16, "--critic-minibatch", 16, "--critic-epochs", 1, "--hidden-sizes", 8]
+    # Tiny iterations with a checkpoint after each, so the process writes checkpoints most of the
+    # time; the SIGKILL'd run has a larger network (1.3 MB checkpoints) to widen the write window.
+    tiny = ["--num-envs", 1, "--n-steps", 16, "--critic-minibatch", 16, "--critic-epochs", 1]
     args = ["faulty_envs:faulty/Healthy-v0", "--total-steps", 10**7, "--checkpoint-every", 1, "--quiet", *tiny]
-    signals = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
-    processes = {name: start("train", *args, "--run-dir", tmp_path / name) for name in signals}
+    hidden = {"SIGINT": [8], "SIGTERM": [8], "SIGKILL": [256, 256]}
+    processes = {
+        name: start("train", *args, "--hidden-sizes", *sizes, "--run-dir", tmp_path / name)
+        for name, sizes in hidden.items()
+    }
     for name, process in processes.items():
         wait_for(tmp_path / name / "checkpoints" / "latest", process)
     time.sleep(1.0)
-    for name, process in processes.items():
-        process.send_signal(signals[name])
+    processes["SIGINT"].send_signal(signal.SIGINT)
+    processes["SIGTERM"].send_signal(signal.SIGTERM)
+    assert kill_during_a_checkpoint_write(processes["SIGKILL"], tmp_path / "SIGKILL" / "checkpoints")
     for name, process in processes.items():
         code, out, err = finish(process, timeout=120)
         run = tmp_path / name
@@ -123,7 +138,7 @@ def test_signals_save_a_checkpoint_and_kill_9_never_breaks_one(tmp_path):
             for numbered in (run / "checkpoints").glob("iter_*.npz"):
                 load(numbered)
         else:
-            assert code == 128 + signals[name], err
+            assert code == 128 + getattr(signal, name), err
             assert err == (
                 f"stopped by {name}: saved a checkpoint at step {meta['global_step']} to "
                 f"{run / 'checkpoints' / 'latest'}; continue with: trpo train --resume {run}"
