@@ -112,11 +112,28 @@ def resume_hint(error: BaseException) -> str:
     )
 
 
+def require_run_dir(run_dir: Path) -> Path:
+    """`run_dir` as a Path if it holds a run (for trpo eval, plot and --resume); else RunDirError."""
+    run_dir = Path(run_dir)
+    made_by = "give a folder made by `trpo train` (by default under runs/)"
+    if not run_dir.exists():
+        raise RunDirError(f"{run_dir} does not exist; {made_by}")
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} is a file, not a run directory; {made_by}")
+    if not (run_dir / CONFIG_YAML).is_file():
+        raise RunDirError(f"{run_dir} holds no run (no {CONFIG_YAML}); {made_by}")
+    return run_dir
+
+
 def read_config_yaml(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / CONFIG_YAML
-    if not path.exists():
-        raise RunDirError(f"{run_dir} holds no run (no {CONFIG_YAML}); give a folder made by `trpo train`")
-    return yaml.safe_load(path.read_text())
+    path = require_run_dir(run_dir) / CONFIG_YAML
+    try:
+        saved = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise RunDirError(f"{path} does not parse as YAML ({error}); it was edited or damaged") from error
+    if not isinstance(saved, dict) or "env_id" not in saved:
+        raise RunDirError(f"{path} is not a trpo run config (no env_id); it was edited or damaged")
+    return saved
 
 
 def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any]:
