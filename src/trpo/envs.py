@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -169,8 +170,13 @@ class SyncVectorEnv:
         try:
             return method(*args, **kwargs)
         except Exception as error:
+            frame = traceback.extract_tb(error.__traceback__)[-1]
             where = f"env {self.name} (index {i}) raised {type(error).__name__} in {method.__name__}()"
-            raise EnvFault(f"{where} at its step {self.env_steps}: {error}", i, self.env_steps) from error
+            raise EnvFault(
+                f"{where} at its step {self.env_steps}: {error} (raised at {frame.filename}:{frame.lineno})",
+                i,
+                self.env_steps,
+            ) from error
 
     def _check_finite(self) -> None:
         """A NaN or infinite observation or reward would silently poison the normaliser and the
