@@ -38,10 +38,10 @@ def record_batches(agent: TRPO, inputs: list | None = None) -> list[Batch]:
     batches: list[Batch] = []
     collect = agent.sampler.collect
 
-    def recording(actor_np):
+    def recording(actor_np, check_stop=None):
         if inputs is not None:
             inputs.append((actor_np, agent.normalizer.state()))
-        raw = collect(actor_np)
+        raw = collect(actor_np, check_stop)
         batches.append(Batch(*(np.copy(x) for x in raw)))
         return raw
 
