@@ -62,11 +62,18 @@ def test_bad_input_is_one_clear_message_and_exit_2(tmp_path):
         name: start("train", *args, *([] if "--run-dir" in args else ["--run-dir", run]))
         for name, (args, _) in cases.items()
     }
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases["eval"] = ([], f"{empty} holds no run (no config.yaml); give a folder made by `trpo train`")
+    processes["eval"] = start("eval", empty)
+    cases["plot"] = ([], f"no runs under {empty}: a run directory holds config.yaml and metrics.csv")
+    processes["plot"] = start("plot", empty)
     for name, process in processes.items():
         code, out, err = finish(process)
         assert code == 2, (name, err)
         # Flag values are checked while tyro parses them: it shows the same message in its box.
-        assert err.startswith("error: " if name in ("unknown env", "space", "yaml", "key", "run dir") else "╭")
+        in_box = name in ("max_kl", "gamma", "minibatch", "hidden")
+        assert err.startswith("╭" if in_box else "error: "), (name, err)
         assert cases[name][1] in err, (name, err)
         assert "Traceback" not in err and out == "", name
     assert not run.exists()  # nothing half-made is left behind

@@ -107,7 +107,7 @@ def test_eval_writes_eval_json(tmp_path, capsys):
 
 def test_errors_name_the_problem(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "missing"), "--quiet"]) == 2
-    assert "holds no run" in capsys.readouterr().err
+    assert "missing does not exist; give a folder made by `trpo train`" in capsys.readouterr().err
     run = tmp_path / "run"
     _train(run, 128)
     assert main(["train", "CartPole-v1", "--run-dir", str(run), "--quiet"]) == 2

@@ -79,9 +79,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """`trpo eval`: load the run's latest checkpoint, evaluate, and write eval.json in the run."""
     from trpo.agent import TRPO
-    from trpo.run import CHECKPOINTS, write_json
+    from trpo.run import CHECKPOINTS, require_run_dir, write_json
 
-    run_dir = Path(run_dir)
+    run_dir = require_run_dir(run_dir)
     agent = TRPO.load(run_dir / CHECKPOINTS)
     try:
         result = agent.evaluate(episodes, seed=seed, deterministic=deterministic, video_dir=video_dir)
