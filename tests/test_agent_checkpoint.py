@@ -69,7 +69,7 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     path = tmp_path / "agent.npz"
     checkpoint.save(path, {"x": np.arange(1000.0)}, {"iteration": 1})
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(checkpoint.CheckpointError, match="truncated or corrupted"):
+    with pytest.raises(checkpoint.CheckpointError, match="truncated or overwritten checkpoint: its 100 bytes"):
         checkpoint.load(path)
 
 
