@@ -3,14 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-EXTRAS ?= test,mujoco,box2d,ray,video,envpool
+EXTRAS ?= test,mujoco,box2d,ray,video,envpool,gymnax,brax
+GYMNAX ?= gymnax==1.0.1
 
 .PHONY: install train test lint format clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -qq --upgrade pip
-	$(BIN)/python -m pip install -qq -e ".[$(EXTRAS)]"
+EXTRAS ?= test,mujoco,box2d,ray,gymnax,brax
+GYMNAX ?= gymnax==1.0.1
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

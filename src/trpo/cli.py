@@ -26,6 +26,7 @@ from trpo.config import ConfigError, TRPOConfig
 from trpo.envs import EnvError, EnvFault
 from trpo.evaluation import DEFAULT_EVAL_SEED, evaluate_run
 from trpo.interrupt import TrainingInterrupted
+from trpo.jax_envs import is_jax_env_id
 from trpo.plot import DEFAULT_METRIC, PlotError, plot_runs
 from trpo.run import RunDirError, RunOptions, prepare_run_dir, read_config_yaml, resume, resume_hint, train
 
@@ -37,6 +38,7 @@ commands:
   train --resume RUN_DIR          continue a run from its latest checkpoint
   eval RUN_DIR                    evaluate a run's policy, write eval.json (--video DIR for MP4s)
   plot RUN_DIR_OR_PARENT...       learning curves (mean +- std over seeds) to a PNG
+  train gymnax:ID|brax:NAME       the whole training compiled in JAX; --seeds 0-15 trains all seeds in one program
   presets                         list the tuned presets shipped with trpo
 """
 
@@ -48,7 +50,7 @@ class TrainArgs:
     """Train a TRPO policy. To continue a run: trpo train --resume RUN_DIR [--total-steps N]."""
 
     env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
-    """Gymnasium environment id, e.g. CartPole-v1, Pendulum-v1, HalfCheetah-v5"""
+    """Gymnasium environment id, e.g. CartPole-v1, Pendulum-v1, HalfCheetah-v5; or gymnax:ID, brax:NAME"""
     config: Annotated[TRPOConfig, tyro.conf.OmitArgPrefixes]
     total_steps: int = 100_000
     """environment steps to train for (rounded up to whole iterations)"""
@@ -57,7 +59,8 @@ class TrainArgs:
     preset: str = presets.AUTO
     """'auto' (the env's preset if there is one), 'none', a preset name, or a YAML file"""
     seeds: str | None = None
-    """comma-separated seeds, e.g. 0,1,2: one run per seed under --run-dir, in parallel (replaces --seed)"""
+    """comma-separated seeds or ranges, e.g. 0,1,2 or 0-15: one run per seed under --run-dir (replaces
+    --seed); Gymnasium envs train them in parallel processes, gymnax:/brax: envs all in one compiled program"""
     parallel: int = 0
     """with --seeds: runs at once (0: as many as there are CPU cores)"""
     checkpoint_every: int = 10
@@ -146,6 +149,8 @@ def cmd_train(argv: list[str]) -> int:
     base = _apply_envs_per_worker(argv, base)
     defaults = TrainArgs(env_id=env_id or "", config=base)
     args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train")
+    if is_jax_env_id(args.env_id):
+        return _train_compiled(args, source)
     config = args.config
     if args.total_steps <= 0:
         raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
@@ -203,6 +208,27 @@ def cmd_resume(argv: list[str]) -> int:
         quiet=args.quiet,
     )
     print(json.dumps(resume(args.resume, options), indent=2))
+    return 0
+
+
+def _train_compiled(args: TrainArgs, preset_source: str | None) -> int:
+    """gymnax:/brax: ids: the whole training compiled, all seeds in one program (trpo.compiled_run)."""
+    from trpo.compiled_run import train_compiled
+    from trpo.multiseed import parse_seeds
+
+    if args.total_steps <= 0:
+        raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.config.seed]
+    options = RunOptions(
+        total_steps=args.total_steps,
+        run_dir=args.run_dir,
+        checkpoint_every=args.checkpoint_every,
+        eval_episodes=args.eval_episodes,
+        quiet=args.quiet,
+        preset_source=preset_source,
+    )
+    summary = train_compiled(args.env_id, args.config, seeds, options, args.seeds is not None, args.overwrite)
+    print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -46,6 +46,12 @@ def env_factory(env: str | EnvFactory, **make_kwargs: Any) -> EnvFactory:
     """A zero-argument callable that makes one env: from a registered id or a user factory."""
     if callable(env):
         return env
+    if env.startswith(("gymnax:", "brax:")):
+        # JAX-native envs (trpo.jax_envs), wrapped as Gymnasium envs; checked here so a bad id fails early.
+        from trpo.jax_envs import JaxGymEnv, make_jax_env
+
+        make_jax_env(env)
+        return lambda: JaxGymEnv(env)
     check_env_id(env)
     return lambda: gym.make(env, **make_kwargs)
 

@@ -1,8 +1,8 @@
 """One TRPO iteration on a batch: advantages, the policy step, the critic fit.
 
 `policy_step` is the function to hold against the paper (Schulman et al., 2015, section 6 and
-appendix C). Each of the three stages is one jitted JAX function; the Learner builds them once
-for a config, so a run compiles each exactly once.
+appendix C). `update` chains the three stages as one pure function: the Learner jits it once per
+config, and the compiled training loop (trpo.compiled) calls the same function inside its scan.
 """
 
 from __future__ import annotations
@@ -166,24 +166,68 @@ def explained_variance(predicted: jax.Array, target: jax.Array) -> jax.Array:
     return jnp.where(var > 0, 1.0 - jnp.var(target - predicted) / var, jnp.nan)
 
 
+def init_state(
+    key: jax.Array, config: TRPOConfig, dist: Distribution, obs_dim: int, optimizer: optax.GradientTransformation
+) -> LearnerState:
+    """Fresh actor, critic and critic optimiser; the key is split as (actor, critic, learner)."""
+    actor_key, critic_key, key = jax.random.split(key, 3)
+    actor = init_actor(actor_key, obs_dim, config.hidden_sizes, dist, config.log_std_init)
+    critic = init_critic(critic_key, obs_dim, config.hidden_sizes)
+    return LearnerState(actor, critic, optimizer.init(critic), key)
+
+
+def update(
+    state: LearnerState,
+    batch: Batch,
+    config: TRPOConfig,
+    dist: Distribution,
+    optimizer: optax.GradientTransformation,
+) -> tuple[LearnerState, dict[str, jax.Array]]:
+    """One TRPO iteration on a batch, as a pure function: advantages with the current critic,
+    then the policy step, then the critic fit. The Gymnasium path jits it (Learner.update); the
+    compiled path (trpo.compiled) calls it inside its training scan, so both run this code."""
+    targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
+    obs = batch.obs.reshape(-1, batch.obs.shape[-1])
+    actions = batch.actions.reshape(obs.shape[0], *batch.actions.shape[2:])
+    actor, policy_stats = policy_step(state.actor, obs, actions, targets["advantages"], dist, config)
+    critic_key, key = jax.random.split(state.key)
+    critic, critic_opt, value_loss = fit_critic(
+        state.critic,
+        state.critic_opt,
+        critic_key,
+        obs,
+        targets["returns"],
+        optimizer,
+        config.critic_epochs,
+        config.critic_minibatch,
+    )
+    stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
+    stats["train/value_loss"] = value_loss
+    stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
+    # A non-finite value anywhere (loss, gradient, step, new parameters) skips the whole update:
+    # actor, critic and optimiser state stay as they were, bit for bit.
+    skip = (stats["train/skipped"] > 0) | ~all_finite((actor, critic, critic_opt, value_loss))
+    stats["train/skipped"] = skip.astype(stats["train/skipped"].dtype)
+    actor, critic, critic_opt = jax.tree.map(
+        lambda old, new: jnp.where(skip, old, new),
+        (state.actor, state.critic, state.critic_opt),
+        (actor, critic, critic_opt),
+    )
+    return LearnerState(actor, critic, critic_opt, key), stats
+
+
 class Learner:
-    """Holds the jitted stages for one config, distribution and observation size."""
+    """Holds the jitted update for one config, distribution and observation size."""
 
     def __init__(self, config: TRPOConfig, dist: Distribution, obs_dim: int):
         self.config = config
         self.dist = dist
         self.obs_dim = obs_dim
         self.optimizer = optax.adam(config.critic_lr)
-        self._advantages, self._policy_step, self._fit_critic = _jitted_stages(config.replace(seed=0), dist)
-
-        self._all_finite = jax.jit(all_finite)
+        self._update = _jitted_update(config.replace(seed=0), dist)
 
     def init(self, key: jax.Array) -> LearnerState:
-        actor_key, critic_key, key = jax.random.split(key, 3)
-        c = self.config
-        actor = init_actor(actor_key, self.obs_dim, c.hidden_sizes, self.dist, c.log_std_init)
-        critic = init_critic(critic_key, self.obs_dim, c.hidden_sizes)
-        return LearnerState(actor, critic, self.optimizer.init(critic), key)
+        return init_state(key, self.config, self.dist, self.obs_dim, self.optimizer)
 
     def update(self, state: LearnerState, batch: Batch) -> tuple[LearnerState, dict[str, float]]:
         """Advantages with the current critic, then the policy step, then the critic fit.
@@ -191,46 +235,13 @@ class Learner:
         If the policy step or the critic fit meets a non-finite value (loss, gradient, step or
         new parameters), the whole update is skipped: actor, critic and optimiser state come back
         unchanged and stats["train/skipped"] is 1."""
-        targets = self._advantages(state.critic, batch)
-        obs = batch.obs.reshape(-1, self.obs_dim)
-        actions = batch.actions.reshape(obs.shape[0], *batch.actions.shape[2:])
-        actor, policy_stats = self._policy_step(state.actor, obs, actions, targets["advantages"])
-        critic_key, key = jax.random.split(state.key)
-        critic, critic_opt, value_loss = self._fit_critic(
-            state.critic, state.critic_opt, critic_key, obs, targets["returns"]
-        )
-        stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
-        stats["train/value_loss"] = value_loss
-        stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
-        finite = self._all_finite((actor, critic, critic_opt, value_loss))
-        stats, finite = jax.device_get((stats, finite))
-        stats = {name: float(value) for name, value in stats.items()}
-        if stats["train/skipped"] or not finite:
-            stats["train/skipped"] = 1.0
-            return LearnerState(state.actor, state.critic, state.critic_opt, key), stats
-        return LearnerState(actor, critic, critic_opt, key), stats
+        state, stats = self._update(state, batch)
+        return state, {name: float(value) for name, value in jax.device_get(stats).items()}
 
 
 @lru_cache(maxsize=16)
-def _jitted_stages(config: TRPOConfig, dist: Distribution) -> tuple[Any, Any, Any]:
-    """The three jitted stages for a config, shared by every Learner with that config (the seed
-    does not matter to them), so another agent in the same process (a reload, a second seed, a
-    test) does not compile them again."""
-    advantages = jax.jit(
-        partial(
-            compute_advantages,
-            gamma=config.gamma,
-            gae_lambda=config.gae_lambda,
-            normalize=config.normalize_advantages,
-        )
-    )
-    step = jax.jit(partial(policy_step, dist=dist, config=config))
-    critic = jax.jit(
-        partial(
-            fit_critic,
-            optimizer=optax.adam(config.critic_lr),
-            epochs=config.critic_epochs,
-            minibatch=config.critic_minibatch,
-        )
-    )
-    return advantages, step, critic
+def _jitted_update(config: TRPOConfig, dist: Distribution) -> Any:
+    """The jitted update for a config, shared by every Learner with that config (the seed does
+    not matter to it), so another agent in the same process (a reload, a second seed, a test)
+    does not compile it again."""
+    return jax.jit(partial(update, config=config, dist=dist, optimizer=optax.adam(config.critic_lr)))

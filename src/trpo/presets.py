@@ -1,7 +1,8 @@
 """Presets: tuned hyperparameters per environment id, one YAML file each in trpo/presets/.
 
 A preset file holds TRPOConfig fields only, and a comment saying where the values come from.
-The file name is the env id with "/" replaced by "__" (ALE/Pong-v5 -> ALE__Pong-v5.yaml).
+The file name is the env id with "/" replaced by "__" and ":" by "--" (ALE/Pong-v5 -> ALE__Pong-v5.yaml,
+gymnax:CartPole-v1 -> gymnax--CartPole-v1.yaml).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ def _folder() -> Path:
 
 
 def preset_path(name: str) -> Path:
-    return _folder() / f"{name.replace('/', '__')}.yaml"
+    return _folder() / f"{name.replace('/', '__').replace(':', '--')}.yaml"
 
 
 def available() -> list[str]:
     """Names of the presets shipped with the package (env ids)."""
-    return sorted(p.stem.replace("__", "/") for p in _folder().glob("*.yaml"))
+    return sorted(p.stem.replace("__", "/").replace("--", ":") for p in _folder().glob("*.yaml"))
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -1,0 +1,314 @@
+"""Whole TRPO training as one compiled JAX program, on JAX-native envs (trpo.jax_envs).
+
+Each iteration is the Gymnasium path's iteration, moved inside `lax.scan`:
+1. `n_steps` steps of `num_envs` envs, acting with observations normalised by the statistics
+   from before this batch (as trpo.rollout's Sampler does);
+2. the running observation statistics take in this batch's observations (Chan's merge, as
+   trpo.normalization.RunningMeanStd), and the batch is normalised with them;
+3. trpo.learner.update: the same advantages, policy step and critic fit as the Gymnasium path.
+
+`Program.run` scans `chunk` iterations; the host calls it again for the next chunk (to write
+metrics and checkpoints between chunks), so a run compiles it once. Everything is a pure function
+of a seed, so `jax.vmap` over seeds trains many seeds in one program (trpo.compiled_run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from trpo import learner
+from trpo.config import TRPOConfig
+from trpo.jax_envs import JaxEnv
+from trpo.learner import Batch, LearnerState
+from trpo.networks import actor_forward
+
+RECENT_EPISODES = 100
+"""rollout/ep_return_mean is over the latest this-many finished episodes (as SyncVectorEnv)"""
+ENV_KEY_SALT = 1
+"""the env and action-noise key is fold_in(PRNGKey(seed), ENV_KEY_SALT); PRNGKey(seed) inits the learner"""
+EPSILON = 1e-8
+
+
+class ObsStats(NamedTuple):
+    """Running mean and (population) variance of the raw observations, and how many were seen."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+
+
+def init_obs_stats(obs_dim: int) -> ObsStats:
+    return ObsStats(jnp.zeros(obs_dim), jnp.ones(obs_dim), jnp.zeros(()))
+
+
+def merge_obs_stats(stats: ObsStats, batch: jax.Array) -> ObsStats:
+    """Fold a batch [B, D] into the statistics: Chan et al.'s parallel formula, the same as
+    RunningMeanStd.merge (a first batch replaces the initial mean 0, var 1)."""
+    count = jnp.asarray(batch.shape[0], jnp.float32)
+    mean, var = batch.mean(axis=0), batch.var(axis=0)
+    total = stats.count + count
+    delta = mean - stats.mean
+    merged_mean = stats.mean + delta * (count / total)
+    m2 = stats.var * stats.count + var * count + delta**2 * (stats.count * count / total)
+    first = stats.count == 0
+    return ObsStats(jnp.where(first, mean, merged_mean), jnp.where(first, var, m2 / total), total.astype(jnp.float32))
+
+
+def normalize_obs(stats: ObsStats, obs: jax.Array, config: TRPOConfig) -> jax.Array:
+    """As ObservationNormalizer: (obs - mean) / sqrt(var + eps), clipped to +-obs_clip."""
+    if not config.normalize_obs:
+        return obs
+    return jnp.clip((obs - stats.mean) / jnp.sqrt(stats.var + EPSILON), -config.obs_clip, config.obs_clip)
+
+
+class RecentEpisodes(NamedTuple):
+    """The latest RECENT_EPISODES finished episodes, oldest first; `valid` marks filled slots."""
+
+    returns: jax.Array
+    lengths: jax.Array
+    valid: jax.Array
+
+
+def init_recent_episodes() -> RecentEpisodes:
+    return RecentEpisodes(jnp.zeros(RECENT_EPISODES), jnp.zeros(RECENT_EPISODES), jnp.zeros(RECENT_EPISODES, bool))
+
+
+def push_episodes(recent: RecentEpisodes, returns: jax.Array, lengths: jax.Array, ended: jax.Array) -> RecentEpisodes:
+    """Append the episodes that ended in a batch ([T, N], in the order SyncVectorEnv records
+    them: step by step, env by env) and keep the latest RECENT_EPISODES."""
+    all_returns = jnp.concatenate([recent.returns, returns.reshape(-1)])
+    all_lengths = jnp.concatenate([recent.lengths, lengths.reshape(-1).astype(recent.lengths.dtype)])
+    valid = jnp.concatenate([recent.valid, ended.reshape(-1)])
+    newer_or_same = jnp.cumsum(valid[::-1])[::-1]  # valid entries at or after each position
+    keep = valid & (newer_or_same <= RECENT_EPISODES)
+    position = jnp.where(keep, jnp.arange(valid.shape[0]), -1)
+    top, index = jax.lax.top_k(position, RECENT_EPISODES)  # the kept positions, newest first
+    index, kept = index[::-1], top[::-1] >= 0
+    return RecentEpisodes(all_returns[index], all_lengths[index], kept)
+
+
+class Carry(NamedTuple):
+    """Everything one seed's training carries from iteration to iteration."""
+
+    learner: LearnerState
+    obs_stats: ObsStats
+    env_state: Any
+    obs: jax.Array
+    """[N, D] raw observations the next step acts on"""
+    key: jax.Array
+    episode_return: jax.Array
+    episode_length: jax.Array
+    recent: RecentEpisodes
+    global_step: jax.Array
+    iteration: jax.Array
+    skipped_updates: jax.Array
+
+
+class Rollout(NamedTuple):
+    obs: jax.Array
+    actions: jax.Array
+    rewards: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+    ended_return: jax.Array
+    ended_length: jax.Array
+
+
+METRIC_NAMES = (
+    "rollout/ep_return_mean",
+    "rollout/ep_len_mean",
+    "rollout/episodes",
+    "train/kl",
+    "train/surrogate_gain",
+    "train/step_fraction",
+    "train/line_search_accepted",
+    "train/cg_residual",
+    "train/entropy",
+    "train/skipped",
+    "train/value_loss",
+    "train/explained_variance",
+)
+"""per-iteration metrics computed inside the program (the host adds step counts and timings)"""
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """The pure functions of one env and config. All take and return one seed's values; vmap
+    them for many seeds. Equal env id and config make equal programs (a jit cache hit)."""
+
+    env: JaxEnv
+    config: TRPOConfig
+
+    def _identity(self) -> tuple[str, TRPOConfig]:
+        return self.env.env_id, self.config.replace(seed=0)
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Program) and self._identity() == other._identity()
+
+    @property
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.adam(self.config.critic_lr)
+
+    def init(self, seed: jax.Array) -> Carry:
+        c, env = self.config, self.env
+        root = jax.random.PRNGKey(seed)
+        state = learner.init_state(root, c, env.distribution, env.obs_dim, self.optimizer)
+        key, reset_key = jax.random.split(jax.random.fold_in(root, ENV_KEY_SALT))
+        env_state, obs = jax.vmap(env.reset)(jax.random.split(reset_key, c.num_envs))
+        zeros = jnp.zeros(c.num_envs)
+        return Carry(
+            learner=state,
+            obs_stats=init_obs_stats(env.obs_dim),
+            env_state=env_state,
+            obs=obs,
+            key=key,
+            episode_return=zeros,
+            episode_length=zeros,
+            recent=init_recent_episodes(),
+            global_step=jnp.zeros((), jnp.int32),
+            iteration=jnp.zeros((), jnp.int32),
+            skipped_updates=jnp.zeros((), jnp.int32),
+        )
+
+    def collect(self, carry: Carry) -> tuple[Carry, Rollout]:
+        """n_steps steps of every env with the current actor, acting on frozen statistics."""
+        c, env, dist = self.config, self.env, self.env.distribution
+        actor, stats = carry.learner.actor, carry.obs_stats
+
+        def one_step(inner, _):
+            env_state, obs, key, ep_return, ep_length = inner
+            key, act_key, step_key = jax.random.split(key, 3)
+            actions = dist.sample(act_key, actor_forward(actor, normalize_obs(stats, obs, c)))
+            t = jax.vmap(env.step)(jax.random.split(step_key, c.num_envs), env_state, actions)
+            ep_return, ep_length = ep_return + t.reward, ep_length + 1
+            ended = t.terminated | t.truncated
+            record = Rollout(
+                obs=obs,
+                actions=actions,
+                rewards=t.reward,
+                terminated=t.terminated,
+                truncated=t.truncated,
+                final_obs=jnp.where(t.truncated[:, None], t.final_obs, 0.0),
+                ended_return=jnp.where(ended, ep_return, jnp.nan),
+                ended_length=jnp.where(ended, ep_length, 0),
+            )
+            ep_return, ep_length = jnp.where(ended, 0.0, ep_return), jnp.where(ended, 0, ep_length)
+            return (t.state, t.obs, key, ep_return, ep_length), record
+
+        start = (carry.env_state, carry.obs, carry.key, carry.episode_return, carry.episode_length)
+        (env_state, obs, key, ep_return, ep_length), rollout = jax.lax.scan(one_step, start, None, c.n_steps)
+        carry = carry._replace(
+            env_state=env_state, obs=obs, key=key, episode_return=ep_return, episode_length=ep_length
+        )
+        return carry, rollout
+
+    def iterate(self, carry: Carry) -> tuple[Carry, dict[str, jax.Array]]:
+        """One TRPO iteration: collect a batch, then learn from it."""
+        return self.learn(*self.collect(carry))
+
+    def learn(self, carry: Carry, rollout: Rollout) -> tuple[Carry, dict[str, jax.Array]]:
+        """Fold the batch's observations into the statistics, normalise the batch with them,
+        and run learner.update: what TRPO._iterate does after its Sampler has collected."""
+        c = self.config
+        stats = merge_obs_stats(carry.obs_stats, rollout.obs.reshape(-1, self.env.obs_dim))
+        stats = stats if c.normalize_obs else carry.obs_stats
+        batch = Batch(
+            obs=normalize_obs(stats, rollout.obs, c),
+            actions=rollout.actions,
+            rewards=rollout.rewards,
+            terminated=rollout.terminated,
+            truncated=rollout.truncated,
+            final_obs=normalize_obs(stats, rollout.final_obs, c),
+            last_obs=normalize_obs(stats, carry.obs, c),
+        )
+        state, train_stats = learner.update(carry.learner, batch, c, self.env.distribution, self.optimizer)
+        ended = rollout.ended_length > 0
+        recent = push_episodes(carry.recent, rollout.ended_return, rollout.ended_length, ended)
+        n = recent.valid.sum()
+        metrics = {
+            "rollout/ep_return_mean": jnp.where(n > 0, jnp.sum(recent.returns * recent.valid) / n, jnp.nan),
+            "rollout/ep_len_mean": jnp.where(n > 0, jnp.sum(recent.lengths * recent.valid) / n, jnp.nan),
+            "rollout/episodes": n.astype(jnp.float32),
+            **train_stats,
+        }
+        skipped = train_stats["train/skipped"].astype(jnp.int32)
+        carry = carry._replace(
+            learner=state,
+            obs_stats=stats,
+            recent=recent,
+            global_step=carry.global_step + c.batch_size,
+            iteration=carry.iteration + 1,
+            skipped_updates=carry.skipped_updates + skipped,
+        )
+        return carry, {name: metrics[name] for name in METRIC_NAMES}
+
+    def run(self, carry: Carry, active: jax.Array, chunk: int) -> tuple[Carry, dict[str, jax.Array]]:
+        """`chunk` scanned iterations of which the first `active` run (the rest leave the carry
+        as it is), so the last, shorter chunk of a run reuses the same compiled program."""
+        metric_shapes = jax.eval_shape(self.iterate, carry)[1]
+
+        def body(carry, i):
+            def idle(carry):
+                return carry, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), metric_shapes)
+
+            return jax.lax.cond(i < active, self.iterate, idle, carry)
+
+        return jax.lax.scan(body, carry, jnp.arange(chunk))
+
+    def evaluate(self, carry: Carry, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Deterministic returns and lengths of one episode per key, on fresh envs, acting on the
+        final observation statistics (as TRPO.evaluate)."""
+        c, env, dist = self.config, self.env, self.env.distribution
+        actor, stats = carry.learner.actor, carry.obs_stats
+
+        def episode(key):
+            key, reset_key = jax.random.split(key)  # the same key use as JaxGymEnv.reset(seed=...)
+            state, obs = env.reset(reset_key)
+
+            def one_step(inner, _):
+                state, obs, key, total, length, done = inner
+                key, step_key = jax.random.split(key)
+                action = dist.mode(actor_forward(actor, normalize_obs(stats, obs[None], c)))[0]
+                t = env.step(step_key, state, action)
+                total = total + jnp.where(done, 0.0, t.reward)
+                length = length + jnp.where(done, 0, 1)
+                done = done | t.terminated | t.truncated
+                return (t.state, t.obs, key, total, length, done), None
+
+            start = (state, obs, key, jnp.zeros(()), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+            (_, _, _, total, length, _), _ = jax.lax.scan(one_step, start, None, env.max_episode_steps)
+            return total, length
+
+        return jax.vmap(episode)(keys)
+
+
+def eval_keys(episodes: int, seed: int) -> jax.Array:
+    """Episode i of an evaluation starts from PRNGKey(seed + i), as TRPO.evaluate resets with seed + i."""
+    return jax.vmap(jax.random.PRNGKey)(jnp.arange(seed, seed + episodes))
+
+
+@partial(jax.jit, static_argnames=("program", "chunk"))
+def run_seeds(program: Program, carry: Carry, active: jax.Array, chunk: int) -> tuple[Carry, dict[str, jax.Array]]:
+    """Program.run vmapped over the leading (seed) axis of the carry."""
+    return jax.vmap(partial(program.run, chunk=chunk), in_axes=(0, None))(carry, active)
+
+
+@partial(jax.jit, static_argnames=("program",))
+def init_seeds(program: Program, seeds: jax.Array) -> Carry:
+    return jax.vmap(program.init)(seeds)
+
+
+@partial(jax.jit, static_argnames=("program",))
+def evaluate_seeds(program: Program, carry: Carry, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """[seeds, episodes] deterministic returns and lengths."""
+    return jax.vmap(program.evaluate, in_axes=(0, None))(carry, keys)
