@@ -104,6 +104,12 @@ def assert_trees_close(a, b, rtol=1e-4, atol=1e-6):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
+@pytest.fixture(autouse=True)
+def no_persistent_cache(monkeypatch):
+    """Tests compile from scratch and leave nothing in ~/.cache."""
+    monkeypatch.setenv("TRPO_JAX_CACHE", "off")
+
+
 def test_cartpole_solved_by_the_compiled_path(tmp_path):
     """Budget: 60 iterations of the gymnax:CartPole-v1 preset (122,880 env steps), seed 0. The
     run directory is an ordinary one: TRPO.load evaluates its checkpoint to the same result."""
@@ -169,3 +175,15 @@ def test_cli_seeds_in_one_program_equal_separate_runs(tmp_path):
         np.testing.assert_allclose(metrics["train/kl"][-1], last["train/kl"][0, 0], rtol=1e-3, atol=1e-7)
     seed0 = checkpoint.load(tmp_path / "seed0" / "checkpoints")[0]["actor/mlp/0/w"]
     assert not np.allclose(seed0, checkpoint.load(tmp_path / "seed1" / "checkpoints")[0]["actor/mlp/0/w"])
+
+
+def test_parse_seeds_accepts_lists_and_ranges():
+    from trpo.compiled_run import parse_seeds
+    from trpo.config import ConfigError
+
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds("0-15") == list(range(16))
+    assert parse_seeds("0-3, 8") == [0, 1, 2, 3, 8]
+    for bad in ("", "a", "3-1", "1,1", "-2"):
+        with pytest.raises(ConfigError, match="--seeds"):
+            parse_seeds(bad)
