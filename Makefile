@@ -10,8 +10,9 @@ GYMNAX ?= gymnax==1.0.1
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-EXTRAS ?= test,mujoco,box2d,ray,gymnax,brax
-GYMNAX ?= gymnax==1.0.1
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e ".[$(EXTRAS)]"
+	case ",$(EXTRAS)," in *,gymnax,*) $(BIN)/python -m pip install -qq --no-deps "$(GYMNAX)";; esac
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -21,11 +21,12 @@ import numpy as np
 
 from trpo import __version__, checkpoint
 from trpo.compiled import METRIC_NAMES, Carry, Program, eval_keys, evaluate_seeds, init_seeds, run_seeds
-from trpo.config import TRPOConfig
+from trpo.config import ConfigError, TRPOConfig
 from trpo.console import ProgressDisplay
 from trpo.jax_envs import make_jax_env
 from trpo.logger import Logger
 from trpo.multiseed import aggregate, default_parent_dir, seed_dir
+from trpo.rollout import noise_stream
 from trpo.run import (
     CHECKPOINTS,
     SUMMARY_JSON,
@@ -80,7 +81,9 @@ def checkpoint_contents(
         "iteration": int(carry.iteration),
         "skipped_updates": int(carry.skipped_updates),
         "train_wall_s": wall_s,
-        "numpy_rng": np.random.default_rng(config.seed).bit_generator.state,
+        # The compiled path draws its noise from JAX keys; these NumPy streams are what a TRPO
+        # resumed from this checkpoint on the Gymnasium path would start from.
+        "numpy_rng": [noise_stream(config.seed, group).bit_generator.state for group in range(config.workers)],
         "compiled": True,
     }
     return arrays, meta
@@ -111,6 +114,11 @@ def train_compiled(
     """Train every seed in one compiled program; write one run directory per seed. Returns the
     run's summary (one seed) or the aggregate over seeds (`many`, written to the parent too)."""
     start = time.perf_counter()
+    if config.sampler != "local" or config.workers != 1:
+        raise ConfigError(
+            f"{env_id} steps its envs inside the compiled program: --sampler and --workers apply only to "
+            "Gymnasium envs; leave them at their defaults (local, 1)"
+        )
     enable_compilation_cache()
     program = Program(make_jax_env(env_id), config)
     parent, dirs = _run_dirs(env_id, seeds, options, many, overwrite)
