@@ -178,8 +178,8 @@ def test_cli_seeds_in_one_program_equal_separate_runs(tmp_path):
 
 
 def test_parse_seeds_accepts_lists_and_ranges():
-    from trpo.compiled_run import parse_seeds
     from trpo.config import ConfigError
+    from trpo.multiseed import parse_seeds
 
     assert parse_seeds("0,1,2") == [0, 1, 2]
     assert parse_seeds("0-15") == list(range(16))

@@ -84,6 +84,11 @@ def checkpoint_contents(
         # The compiled path draws its noise from JAX keys; these NumPy streams are what a TRPO
         # resumed from this checkpoint on the Gymnasium path would start from.
         "numpy_rng": [noise_stream(config.seed, group).bit_generator.state for group in range(config.workers)],
+        "finished_episodes": [
+            [float(r), int(n)]
+            for r, n, ok in zip(carry.recent.returns, carry.recent.lengths, carry.recent.valid, strict=True)
+            if ok
+        ],
         "compiled": True,
     }
     return arrays, meta
