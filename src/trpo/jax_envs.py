@@ -20,6 +20,7 @@ import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -171,6 +172,14 @@ def _brax_env(env_id: str, name: str, episode_length: int = BRAX_EPISODE_LENGTH)
     return JaxEnv(env_id, _obs_space(env.observation_size), action_space, episode_length, reset, step)
 
 
+@lru_cache(maxsize=32)
+def _jitted_env(env_id: str) -> tuple[JaxEnv, Any, Any]:
+    """One JaxEnv and its jitted reset and step per id, shared by every JaxGymEnv of that id (a
+    vector of N wrappers compiles once, not N times)."""
+    env = make_jax_env(env_id)
+    return env, jax.jit(env.reset), jax.jit(env.step)
+
+
 class JaxGymEnv(gym.Env):
     """One JAX env as a Gymnasium env (numpy in and out, one jitted call per step), for
     evaluation and the rest of trpo's Gymnasium tooling. reset(seed=s) starts from key s."""
@@ -178,11 +187,9 @@ class JaxGymEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, env_id: str):
-        self.env = make_jax_env(env_id)
+        self.env, self._reset, self._step = _jitted_env(env_id)
         self.observation_space = self.env.observation_space
         self.action_space = self.env.action_space
-        self._reset = jax.jit(self.env.reset)
-        self._step = jax.jit(self.env.step)
         self._key: jax.Array | None = None
         self._state: Any = None
 
