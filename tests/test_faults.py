@@ -109,14 +109,21 @@ def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(m
     updated, stats = learner.update(state, a_batch())
     assert stats["train/skipped"] == 0.0 and not leaves_equal(updated.actor, state.actor)
 
-    fit = learner._fit_critic
+    import trpo.learner as learner_module
+
+    fit = learner_module.fit_critic
 
     def diverging_fit(*args):
         critic, opt_state, loss = fit(*args)
         return jax.tree.map(lambda x: x * np.nan, critic), opt_state, loss
 
-    monkeypatch.setattr(learner, "_fit_critic", diverging_fit)
-    kept, stats = learner.update(state, a_batch())
+    # learner.update is one jitted pure function, cached per config: trace it anew with the patch.
+    monkeypatch.setattr(learner_module, "fit_critic", diverging_fit)
+    learner_module._jitted_update.cache_clear()
+    try:
+        kept, stats = Learner(TINY, Categorical(2), obs_dim=3).update(state, a_batch())
+    finally:
+        learner_module._jitted_update.cache_clear()
     assert stats["train/skipped"] == 1.0
     assert leaves_equal(kept.actor, state.actor) and leaves_equal(kept.critic, state.critic)
     assert leaves_equal(kept.critic_opt, state.critic_opt)
