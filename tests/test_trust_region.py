@@ -266,3 +266,32 @@ def test_npg_takes_the_full_natural_step_with_no_line_search():
         theta64, kl = mean_kl_fn(dist, actor64, jnp.asarray(obs, jnp.float64))
         fisher = np.asarray(jax.hessian(kl)(theta64)) + config.cg_damping * np.eye(theta64.size)
     assert 0.5 * delta @ fisher @ delta == pytest.approx(config.max_kl, rel=1e-3)
+
+
+def test_fisher_subsampling_solves_with_the_dense_fisher_of_every_kth_sample():
+    # OpenAI Baselines' FVP on every k-th sample: the step must be the natural step under the
+    # Fisher of obs[::k] (written out as J^T M J on those samples), and it must differ from the
+    # full-batch one. NPG with exact CG makes the step (F_k + damping I)^-1 g, scaled to max_kl.
+    dist, k = DiagGaussian(action_dim=2), 3
+    actor, obs, actions, advantages = random_policy_problem(dist, seed=11, batch=12)
+    config = TRPOConfig(npg=True, fisher_subsample=k, cg_iters=200, cg_residual_tol=0.0, max_kl=0.01)
+    new_actor, _ = policy_step(actor, obs, actions, advantages, dist, config)
+    theta_old, _ = ravel_pytree(actor)
+    delta = np.asarray(ravel_pytree(new_actor)[0] - theta_old, np.float64)
+    with jax.enable_x64(True):
+        actor64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), actor)
+        obs64 = jnp.asarray(obs, jnp.float64)
+        theta64, unravel = ravel_pytree(actor64)
+        old = actor_forward(actor64, obs64)
+
+        def surrogate(t):
+            new = actor_forward(unravel(t), obs64)
+            return jnp.mean(jnp.exp(dist.log_prob(new, actions) - dist.log_prob(old, actions)) * advantages)
+
+        g = np.asarray(jax.grad(surrogate)(theta64))
+        damped = lambda f: f + config.cg_damping * np.eye(theta64.size)
+        sub = np.linalg.solve(damped(dense_fisher_jtmj(dist, actor64, obs64[::k])), g)
+        full = np.linalg.solve(damped(dense_fisher_jtmj(dist, actor64, obs64)), g)
+    cosine = lambda a, b: a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    assert cosine(delta, sub) == pytest.approx(1.0, abs=1e-5)
+    assert cosine(delta, full) < 0.999

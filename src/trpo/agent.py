@@ -24,12 +24,19 @@ from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, wi
 from trpo.interrupt import TrainingInterrupted
 from trpo.learner import Learner, LearnerState
 from trpo.networks import actor_forward, to_numpy
-from trpo.normalization import ObservationNormalizer
+from trpo.normalization import ObservationNormalizer, RewardScaler
 from trpo.rollout import Sampler, noise_stream
 from trpo.vec import VectorEnv, make_vector_env
 
 Callback = Callable[[dict[str, float]], Any]
 """Called after every iteration with its metrics; returning False stops training."""
+
+
+def linear_decay(step: int, horizon: int) -> float:
+    """Learning-rate multiplier 1 - step / horizon, floored at 0 (1 when there is no horizon)."""
+    if horizon <= 0:
+        return 1.0
+    return max(0.0, 1.0 - step / horizon)
 
 
 class TRPO:
@@ -58,11 +65,14 @@ class TRPO:
             env, c.num_envs if local else 1, c.vec if local else "sync", seed=c.seed, **self.make_kwargs
         )
         self.normalizer = ObservationNormalizer(self.envs.obs_dim, c.normalize_obs, c.obs_clip)
+        self.reward_scaler = RewardScaler(c.num_envs, c.normalize_rewards, c.gamma, c.reward_clip)
         self.learner = Learner(c, self.envs.distribution, self.envs.obs_dim)
         self.state: LearnerState = self.learner.init(jax.random.PRNGKey(c.seed))
         self.sampler = self._make_sampler(ray_address)
         self.global_step = 0
         self.iteration = 0
+        self.decay_horizon = 0
+        """global step at which a decayed learning rate reaches 0: the end of the current learn()"""
         self.skipped_updates = 0
         self._warned_skipped = False
         self.compile_s = 0.0
@@ -103,6 +113,7 @@ class TRPO:
         """
         batch_size = self.config.batch_size
         iterations = max(1, math.ceil(steps / batch_size))
+        self.decay_horizon = self.global_step + iterations * batch_size
         start = time.perf_counter()
         try:
             for _ in range(iterations):
@@ -132,9 +143,15 @@ class TRPO:
         # Observation statistics include this batch before the update uses it (as in OpenAI
         # Baselines): the policy step and the critic see the batch normalised one way.
         self.normalizer.update(raw.obs)
+        self.reward_scaler.update(raw.rewards, raw.terminated | raw.truncated)
         norm = self.normalizer
-        batch = raw._replace(obs=norm(raw.obs), final_obs=norm(raw.final_obs), last_obs=norm(raw.last_obs))
-        self.state, stats = self.learner.update(self.state, batch)
+        batch = raw._replace(
+            obs=norm(raw.obs),
+            rewards=self.reward_scaler(raw.rewards),
+            final_obs=norm(raw.final_obs),
+            last_obs=norm(raw.last_obs),
+        )
+        self.state, stats = self.learner.update(self.state, batch, self._critic_lr_scale())
         self._actor_np = to_numpy(self.state.actor)
         t2 = time.perf_counter()
         if not self._compiled:
@@ -170,6 +187,11 @@ class TRPO:
             **self.sampler.metrics(),
         }
         return metrics
+
+    def _critic_lr_scale(self) -> float:
+        if not self.config.critic_lr_decay:
+            return 1.0
+        return linear_decay(self.global_step, self.decay_horizon)
 
     # ------------------------------------------------------------------------------------------
     def act(self, obs: np.ndarray, deterministic: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -217,6 +239,7 @@ class TRPO:
             **checkpoint.flatten_tree("critic_opt", self.state.critic_opt),
             "key": np.asarray(self.state.key),
             **{f"obs_norm/{k}": np.asarray(v) for k, v in self.normalizer.state().items()},
+            **{f"reward_norm/{k}": np.asarray(v) for k, v in self.reward_scaler.state().items()},
         }
         meta = {
             "trpo_version": __version__,
@@ -269,6 +292,9 @@ class TRPO:
         )
         self.state = jax.tree.map(jax.numpy.asarray, self.state)
         self.normalizer.load_state({k[len("obs_norm/") :]: v for k, v in arrays.items() if k.startswith("obs_norm/")})
+        reward_state = {k[len("reward_norm/") :]: v for k, v in arrays.items() if k.startswith("reward_norm/")}
+        if reward_state:
+            self.reward_scaler.load_state(reward_state)
         rng_state = meta["numpy_rng"]
         self.sampler.load_rng_state(rng_state if isinstance(rng_state, list) else [rng_state])
         episodes = self.sampler.finished_episodes

@@ -52,6 +52,8 @@ class TRPOConfig:
     """line-search shrink factor c, in (0, 1)"""
     npg: bool = False
     """natural policy gradient: take the full step with no line search"""
+    fisher_subsample: int = 1
+    """Fisher-vector products use every k-th sample of the batch (OpenAI Baselines: 5); 1 uses all"""
     # --- critic -----------------------------------------------------------------------------
     critic_epochs: int = 10
     """passes of Adam over the batch per iteration to fit the value function"""
@@ -59,6 +61,11 @@ class TRPOConfig:
     """minibatch size of the critic fit (must not exceed num_envs * n_steps)"""
     critic_lr: float = 1e-3
     """Adam learning rate of the critic"""
+    critic_lr_decay: bool = False
+    """decay the critic learning rate linearly to 0 over the steps passed to learn() (Tianshou)"""
+    value_clip: float = 0.0
+    """clip the critic's change per iteration as PPO does: loss max((V-R)^2, (V_old+clip(V-V_old)-R)^2);
+    0 turns it off"""
     # --- networks and inputs ----------------------------------------------------------------
     hidden_sizes: tuple[int, ...] = (64, 64)
     """hidden layer widths of the actor and critic MLPs (tanh)"""
@@ -67,7 +74,11 @@ class TRPOConfig:
     normalize_obs: bool = True
     """normalise observations by a running mean and variance"""
     obs_clip: float = 10.0
-    """clip normalised observations to [-obs_clip, obs_clip]"""
+    """clip normalised observations to [-obs_clip, obs_clip] (inf: no clipping)"""
+    normalize_rewards: bool = False
+    """divide rewards by the running std of the discounted return (SB3 VecNormalize, Tianshou rew_norm)"""
+    reward_clip: float = 10.0
+    """clip scaled rewards to [-reward_clip, reward_clip] (inf: no clipping)"""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -110,7 +121,16 @@ def validate(c: TRPOConfig) -> None:
         if not ok:
             raise ConfigError(f"{field}={getattr(c, field)!r} is invalid: {allowed}")
 
-    for name in ("num_envs", "n_steps", "workers", "cg_iters", "backtrack_iters", "critic_epochs", "critic_minibatch"):
+    for name in (
+        "num_envs",
+        "n_steps",
+        "workers",
+        "cg_iters",
+        "backtrack_iters",
+        "critic_epochs",
+        "critic_minibatch",
+        "fisher_subsample",
+    ):
         value = getattr(c, name)
         need(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "must be a positive integer")
     need(isinstance(c.seed, int) and c.seed >= 0, "seed", "must be an integer >= 0")
@@ -134,6 +154,13 @@ def validate(c: TRPOConfig) -> None:
     )
     need(c.critic_lr > 0.0, "critic_lr", "must be > 0")
     need(c.obs_clip > 0.0, "obs_clip", "must be > 0")
+    need(c.reward_clip > 0.0, "reward_clip", "must be > 0 (inf: no clipping)")
+    need(c.value_clip >= 0.0, "value_clip", "must be >= 0 (0: off; PPO uses 0.2 with normalised rewards)")
+    need(
+        c.fisher_subsample <= c.batch_size,
+        "fisher_subsample",
+        f"must be <= num_envs * n_steps = {c.batch_size}",
+    )
     need(
         len(c.hidden_sizes) > 0 and all(isinstance(h, int) and h > 0 for h in c.hidden_sizes),
         "hidden_sizes",

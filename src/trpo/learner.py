@@ -85,9 +85,13 @@ def policy_step(
     def surrogate_and_kl(theta):
         return surrogate(theta), mean_kl(theta)
 
+    # The Fisher may be estimated on every k-th sample (OpenAI Baselines: k = 5): CG's many
+    # products get k times cheaper, while g, the step size and the line search use the whole batch.
+    fisher_obs = obs[:: config.fisher_subsample]
+    fisher_old = jax.lax.stop_gradient(actor_forward(actor, fisher_obs))
     fisher = linearized_fisher(
-        lambda theta: actor_forward(unravel(theta), obs),
-        lambda new_dist: jnp.mean(dist.kl(old_dist, new_dist)),
+        lambda theta: actor_forward(unravel(theta), fisher_obs),
+        lambda new_dist: jnp.mean(dist.kl(fisher_old, new_dist)),
         theta_old,
         config.cg_damping,
     )
@@ -122,28 +126,43 @@ def policy_step(
     return unravel(theta), stats
 
 
+def value_loss(predicted: jax.Array, old: jax.Array, target: jax.Array, clip: float) -> jax.Array:
+    """Mean squared error to the target; with clip > 0, PPO's pessimistic clipped form
+    max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2), which stops V moving far from V_old."""
+    squared = (predicted - target) ** 2
+    if clip <= 0:
+        return jnp.mean(squared)
+    clipped = old + jnp.clip(predicted - old, -clip, clip)
+    return jnp.mean(jnp.maximum(squared, (clipped - target) ** 2))
+
+
 def fit_critic(
     critic: Params,
     opt_state: Any,
     key: jax.Array,
     obs: jax.Array,
     returns: jax.Array,
+    old_values: jax.Array,
+    lr_scale: jax.Array,
     optimizer: optax.GradientTransformation,
     epochs: int,
     minibatch: int,
+    value_clip: float = 0.0,
 ) -> tuple[Params, Any, jax.Array]:
-    """`epochs` shuffled passes of Adam minibatches on the squared error to the returns.
-    Returns (critic, optimiser state, mean loss of the last epoch)."""
+    """`epochs` shuffled passes of Adam minibatches on the value loss to the returns, each Adam
+    step multiplied by lr_scale (Adam's step is linear in its learning rate, so this is Adam at
+    lr * lr_scale). Returns (critic, optimiser state, mean loss of the last epoch)."""
     n = obs.shape[0]
     n_minibatches = n // minibatch
 
-    def loss_fn(params, o, r):
-        return jnp.mean((critic_forward(params, o) - r) ** 2)
+    def loss_fn(params, o, r, v_old):
+        return value_loss(critic_forward(params, o), v_old, r, value_clip)
 
     def minibatch_step(carry, idx):
         params, state = carry
-        loss, grads = jax.value_and_grad(loss_fn)(params, obs[idx], returns[idx])
+        loss, grads = jax.value_and_grad(loss_fn)(params, obs[idx], returns[idx], old_values[idx])
         updates, state = optimizer.update(grads, state, params)
+        updates = jax.tree.map(lambda u: u * lr_scale, updates)
         return (optax.apply_updates(params, updates), state), loss
 
     def epoch(carry, epoch_key):
@@ -182,10 +201,12 @@ def update(
     config: TRPOConfig,
     dist: Distribution,
     optimizer: optax.GradientTransformation,
+    critic_lr_scale: jax.Array | float = 1.0,
 ) -> tuple[LearnerState, dict[str, jax.Array]]:
     """One TRPO iteration on a batch, as a pure function: advantages with the current critic,
-    then the policy step, then the critic fit. The Gymnasium path jits it (Learner.update); the
-    compiled path (trpo.compiled) calls it inside its training scan, so both run this code."""
+    then the policy step, then the critic fit (its learning rate multiplied by critic_lr_scale).
+    The Gymnasium path jits it (Learner.update); the compiled path (trpo.compiled) calls it
+    inside its training scan, so both run this code."""
     targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
     obs = batch.obs.reshape(-1, batch.obs.shape[-1])
     actions = batch.actions.reshape(obs.shape[0], *batch.actions.shape[2:])
@@ -197,9 +218,12 @@ def update(
         critic_key,
         obs,
         targets["returns"],
+        targets["values"],
+        critic_lr_scale,
         optimizer,
         config.critic_epochs,
         config.critic_minibatch,
+        config.value_clip,
     )
     stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
     stats["train/value_loss"] = value_loss
@@ -229,13 +253,16 @@ class Learner:
     def init(self, key: jax.Array) -> LearnerState:
         return init_state(key, self.config, self.dist, self.obs_dim, self.optimizer)
 
-    def update(self, state: LearnerState, batch: Batch) -> tuple[LearnerState, dict[str, float]]:
-        """Advantages with the current critic, then the policy step, then the critic fit.
+    def update(
+        self, state: LearnerState, batch: Batch, critic_lr_scale: float = 1.0
+    ) -> tuple[LearnerState, dict[str, float]]:
+        """Advantages with the current critic, then the policy step, then the critic fit (its
+        learning rate multiplied by critic_lr_scale).
 
         If the policy step or the critic fit meets a non-finite value (loss, gradient, step or
         new parameters), the whole update is skipped: actor, critic and optimiser state come back
         unchanged and stats["train/skipped"] is 1."""
-        state, stats = self._update(state, batch)
+        state, stats = self._update(state, batch, critic_lr_scale=jnp.float32(critic_lr_scale))
         return state, {name: float(value) for name, value in jax.device_get(stats).items()}
 
 

@@ -76,3 +76,52 @@ class ObservationNormalizer:
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.stats.load_state(state)
         self._refresh()
+
+
+def discounted_return_traces(
+    carry: np.ndarray, rewards: np.ndarray, episode_ends: np.ndarray, gamma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Running discounted returns y_t = gamma * y_{t-1} + r_t, restarted at 0 after an episode
+    ends, for time-major rewards [T, N]. `carry` [N] is y before the first step. Returns the
+    traces [T, N] and the carry for the next batch. (The statistic SB3's VecNormalize and
+    OpenAI Baselines' VecNormalize scale rewards by.)"""
+    traces = np.zeros(rewards.shape, np.float64)
+    y = np.asarray(carry, np.float64)
+    for t in range(rewards.shape[0]):
+        y = gamma * y + rewards[t]
+        traces[t] = y
+        y = np.where(episode_ends[t], 0.0, y)
+    return traces, y
+
+
+class RewardScaler:
+    """Divides rewards by the running std of the discounted return (not of the reward), then
+    clips: rewards keep their sign and their mean, and returns land near unit scale whatever the
+    env's reward units. Disabled, it is the identity."""
+
+    def __init__(self, num_envs: int, enabled: bool, gamma: float, clip: float, epsilon: float = 1e-8):
+        self.enabled = enabled
+        self.gamma = gamma
+        self.clip = clip
+        self.epsilon = epsilon
+        self.stats = RunningMeanStd(())
+        self.carry = np.zeros(num_envs, np.float64)
+
+    def update(self, rewards: np.ndarray, episode_ends: np.ndarray) -> None:
+        """Fold one batch of raw rewards [T, N] (and where episodes ended) into the statistics."""
+        if self.enabled:
+            traces, self.carry = discounted_return_traces(self.carry, rewards, episode_ends, self.gamma)
+            self.stats.update(traces)
+
+    def __call__(self, rewards: np.ndarray) -> np.ndarray:
+        if not self.enabled:
+            return np.asarray(rewards, np.float32)
+        scaled = np.asarray(rewards, np.float64) / np.sqrt(self.stats.var + self.epsilon)
+        return np.clip(scaled, -self.clip, self.clip).astype(np.float32)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.stats.state()
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        # The per-env traces are not restored: envs start fresh episodes after a load.
+        self.stats.load_state(state)
