@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 EXTRAS ?= test,mujoco,box2d,ray,video,envpool,gymnax,brax
 GYMNAX ?= gymnax==1.0.1
 
-.PHONY: install train test lint format clean bench
+.PHONY: install train test lint format clean bench quality
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,7 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+
+## Train every MuJoCo env x 3 seeds at 1M steps (resumable) and write docs/results.md.
+quality: $(STAMP)
+	nice -n 10 $(BIN)/python benchmarks/quality.py $(QUALITY_ARGS)

@@ -1,0 +1,336 @@
+"""Returns at a sample budget: train env x seed with the shipped presets, evaluate each run
+deterministically, and write docs/results.md beside the published TRPO numbers.
+
+    python benchmarks/quality.py                      # everything (make quality)
+    python benchmarks/quality.py --envs Hopper-v5 --seeds 0 --steps 200000 --results /tmp/r.md
+
+Each run lives in OUT/ENV/seedS/ (a run directory `trpo plot` reads): config.yaml, metrics.csv,
+eval_STEPS.json (deterministic eval at that budget) and agent_STEPS.npz (the agent there). It is
+resumable: a budget whose eval file exists for the same config is not redone, and a run that
+needs a larger budget continues from its largest saved one. Humanoid's 2M runs continue its 1M
+runs from the saved agent (fresh env episodes at the join; without critic_lr_decay nothing
+else in a run depends on its length).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out" / "quality"
+RESULTS = ROOT / "docs" / "results.md"
+IMAGES = ROOT / "docs" / "img"
+NOTES = Path(__file__).resolve().parent / "quality_notes.md"
+M = 1_000_000
+
+
+@dataclass(frozen=True)
+class Published:
+    """Published TRPO at 1M steps: sb3-contrib docs (v3, 3 seeds, final eval, mean +- std),
+    OpenAI Baselines trpo_mpi (benchmarks_mujoco1M, 6 seeds, mean of the last 100 training
+    episodes), Tianshou examples/mujoco (10 seeds, max over training of the test return)."""
+
+    sb3: tuple[float, float] | None
+    baselines: float | None
+    tianshou: tuple[float, float] | None
+    target: float
+    """ours must reach this: the best published final-eval number (Humanoid: Tianshou's)"""
+
+
+PUBLISHED = {
+    "HalfCheetah-v5": Published((1803, 46), 1290, (4471, 805), 1803),
+    "Hopper-v5": Published((3372, 215), 1913, (2046, 1038), 3372),
+    "Walker2d-v5": Published((4502, 234), 2343, (3827, 783), 4502),
+    "Ant-v5": Published((3554, 591), None, (2867, 708), 3554),
+    "Swimmer-v5": Published((359, 2), 95, (40.9, 19.6), 359),
+    "Reacher-v5": Published(None, -4.82, (-5.1, 0.8), -4.8),
+    "InvertedPendulum-v5": Published(None, 905, (1000, 0), 1000),
+    "Humanoid-v5": Published(None, None, (810, 126), 810),
+}
+BUDGETS = {env: (M,) for env in PUBLISHED} | {"Humanoid-v5": (M, 2 * M)}
+COST = {"Humanoid-v5": 8, "Ant-v5": 3, "Walker2d-v5": 2, "HalfCheetah-v5": 2}
+"""rough relative cost of a run, to start the longest first"""
+COSTLY = 8
+
+
+@dataclass(frozen=True)
+class Job:
+    env_id: str
+    seed: int
+    budgets: tuple[int, ...]
+    run_dir: Path
+    eval_episodes: int
+
+
+def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int) -> list[Job]:
+    """Seed by seed (so a cut-off run leaves every env with its first seeds), costliest env first,
+    except that the very costly envs (Humanoid) run their later seeds after all cheaper runs;
+    budgets beyond 1M (Humanoid's 2M) come last and continue from the 1M agent."""
+    ordered = sorted(envs, key=lambda e: -COST.get(e, 1))
+    first = [Job(e, s, BUDGETS[e][:1], out / e / f"seed{s}", eval_episodes) for s in seeds for e in ordered]
+    first.sort(key=lambda job: COST.get(job.env_id, 1) >= COSTLY and job.seed != seeds[0])
+    longer = [
+        Job(e, s, BUDGETS[e], out / e / f"seed{s}", eval_episodes)
+        for s in seeds
+        for e in ordered
+        if len(BUDGETS[e]) > 1
+    ]
+    return first + longer
+
+
+def eval_path(run_dir: Path, steps: int) -> Path:
+    return run_dir / f"eval_{steps}.json"
+
+
+def agent_path(run_dir: Path, steps: int) -> Path:
+    return run_dir / f"agent_{steps}.npz"
+
+
+def run_config(env_id: str, seed: int) -> dict[str, Any]:
+    from trpo import presets
+    from trpo.config import TRPOConfig
+
+    values, _ = presets.resolve(presets.AUTO, env_id)
+    return TRPOConfig.from_dict(values, source=f"preset of {env_id}").replace(seed=seed).to_dict()
+
+
+def same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Equal on every field both know: a field added to TRPOConfig after a run was made is
+    taken to keep the old behaviour at its default, so it does not invalidate finished runs."""
+    return all(saved[k] == current[k] for k in saved.keys() & current.keys())
+
+
+def is_done(job: Job, steps: int, config: dict[str, Any]) -> bool:
+    path = eval_path(job.run_dir, steps)
+    return path.exists() and same_config(json.loads(path.read_text())["config"], config)
+
+
+def run_job(job: Job) -> str:
+    """Train one env x seed up to its largest budget, evaluating at each budget on the way."""
+    from trpo.agent import TRPO
+    from trpo.config import TRPOConfig
+    from trpo.logger import Logger
+    from trpo.run import RunOptions, write_config_yaml
+
+    config_dict = run_config(job.env_id, job.seed)
+    todo = [b for b in job.budgets if not is_done(job, b, config_dict)]
+    if not todo:
+        return f"{job.env_id} seed {job.seed}: done already"
+    config = TRPOConfig.from_dict(config_dict)
+    saved = [
+        b for b in job.budgets if b < todo[0] and is_done(job, b, config_dict) and agent_path(job.run_dir, b).exists()
+    ]
+    if saved:
+        agent = TRPO.load(agent_path(job.run_dir, saved[-1]), env=job.env_id)
+        _truncate_metrics(job.run_dir / "metrics.csv", agent.global_step)
+    else:
+        if job.run_dir.exists():
+            shutil.rmtree(job.run_dir)
+        job.run_dir.mkdir(parents=True)
+        agent = TRPO(job.env_id, config)
+    options = RunOptions(total_steps=todo[-1], run_dir=job.run_dir, preset_source=f"{job.env_id}.yaml")
+    write_config_yaml(job.run_dir, job.env_id, config, options)
+    logger = Logger(job.run_dir, tensorboard=False)
+    pending = list(todo)
+    start = time.perf_counter()
+
+    def at_budget(metrics: dict[str, float]) -> None:
+        while pending and agent.global_step >= pending[0]:
+            steps = pending.pop(0)
+            result = agent.evaluate(job.eval_episodes)
+            record = {
+                "env_id": job.env_id,
+                "seed": job.seed,
+                "budget": steps,
+                "global_step": agent.global_step,
+                "train_wall_s": round(agent.train_wall_s + time.perf_counter() - start, 1),
+                "eval": {k: result[k] for k in ("mean", "std", "episodes", "returns")},
+                "config": config_dict,
+            }
+            agent.save(agent_path(job.run_dir, steps))
+            eval_path(job.run_dir, steps).write_text(json.dumps(record, indent=2) + "\n")
+
+    try:
+        agent.learn(todo[-1] - agent.global_step, callback=at_budget, logger=logger)
+    finally:
+        logger.close()
+        agent.close()
+    return f"{job.env_id} seed {job.seed}: {round(time.perf_counter() - start)} s"
+
+
+def _truncate_metrics(path: Path, global_step: int) -> None:
+    """Drop rows logged after the checkpoint a run continues from."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if int(float(line.split(",", 1)[0])) <= global_step]
+    path.write_text("".join(kept))
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def collect(env_id: str, seeds: list[int], steps: int, out: Path) -> list[dict[str, Any]]:
+    records = []
+    for seed in seeds:
+        path = eval_path(out / env_id / f"seed{seed}", steps)
+        if path.exists():
+            records.append(json.loads(path.read_text()))
+    return records
+
+
+def fmt(mean_std: tuple[float, float] | float | None) -> str:
+    if mean_std is None:
+        return "–"
+    if isinstance(mean_std, tuple):
+        return f"{mean_std[0]:g} ± {mean_std[1]:g}"
+    return f"{mean_std:g}"
+
+
+def results_table(envs: list[str], seeds: list[int], out: Path) -> tuple[str, list[str]]:
+    """The markdown table, and one line per env for the summary (result vs target)."""
+    head = (
+        "| env (v5) | steps | ours: final deterministic eval, mean ± std over seeds (per seed) | target | met |"
+        " sb3-contrib (v3, final eval) | Baselines trpo_mpi (last 100 training episodes) |"
+        " Tianshou (max over training) |\n|---|---|---|---|---|---|---|---|\n"
+    )
+    rows, lines = [], []
+    for env_id in envs:
+        pub = PUBLISHED[env_id]
+        for steps in BUDGETS[env_id]:
+            records = collect(env_id, seeds, steps, out)
+            means = [r["eval"]["mean"] for r in records]
+            if means:
+                mean, std = float(np.mean(means)), float(np.std(means))
+                ours = f"**{mean:.1f} ± {std:.1f}** ({', '.join(f'{m:.0f}' for m in means)}; {len(means)} seeds)"
+                met = "yes" if mean >= pub.target else "no"
+                if steps == M:
+                    lines.append(f"- {env_id}: {mean:.1f} ± {std:.1f} vs target {pub.target:g}: {met}")
+            else:
+                ours, met = "not run", "–"
+            published = [fmt(pub.sb3), fmt(pub.baselines), fmt(pub.tianshou)] if steps == M else ["–"] * 3
+            rows.append(f"| {env_id} | {steps / M:g}M | {ours} | {pub.target:g} | {met} | {' | '.join(published)} |")
+    return head + "\n".join(rows) + "\n", lines
+
+
+def plot_curves(env_id: str, out: Path, image: Path) -> str | None:
+    """Learning curve PNG by `trpo plot` (mean ± std over seeds of the training episode return);
+    None where this version of trpo has no `trpo plot`."""
+    if importlib.util.find_spec("trpo.plot") is None:
+        return None
+    runs = out / env_id
+    trpo = Path(sys.executable).parent / "trpo"
+    command = [str(trpo), "plot", str(runs), "--out", str(image)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
+    return " ".join(["trpo", "plot", str(runs.relative_to(ROOT)), "--out", str(image.relative_to(ROOT))])
+
+
+def write_results(envs: list[str], seeds: list[int], out: Path, results: Path, images: Path, command: str) -> None:
+    table, lines = results_table(envs, seeds, out)
+    images.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for env_id in envs:
+        if not (out / env_id).exists():
+            continue
+        image = images / f"{env_id}.png"
+        plot_command = plot_curves(env_id, out, image)
+        if plot_command is None:
+            figures.append(f"### {env_id}\n\n(no learning curve: this version of trpo has no `trpo plot`)\n")
+            continue
+        rel = os.path.relpath(image, results.parent)
+        figures.append(f"### {env_id}\n\n![{env_id} learning curve]({rel})\n\n`{plot_command}`\n")
+    presets = "\n".join(
+        f"- {env_id}: `{json.dumps({k: v for k, v in run_config(env_id, 0).items() if k != 'seed'})}`"
+        for env_id in envs
+    )
+    notes = NOTES.read_text() if NOTES.exists() else ""
+    text = f"""# Results: TRPO returns at 1M steps on MuJoCo (v5)
+
+Generated by `{command}` (benchmarks/quality.py); do not edit by hand: the text after the
+table comes from benchmarks/quality_notes.md.
+
+Each run trains with the env's shipped preset (src/trpo/presets/ENV.yaml) for the budget, then
+plays {EVAL_EPISODES} episodes with the deterministic (mean) action on a fresh env; a run's score is
+the mean of those returns. "Ours" is the mean ± std (population) over seeds of the run scores.
+Targets: the best published final-eval number (Humanoid: Tianshou's max-over-training figure).
+
+The published columns use their own env versions (sb3-contrib: v3, Baselines: v1/v2,
+Tianshou: v4) and their own metrics: sb3-contrib, a final deterministic eval (3 seeds);
+OpenAI Baselines trpo_mpi, the mean training-episode return at the end of 1M steps (6 seeds);
+Tianshou, the maximum over training of its test return (10 seeds), which is above a final eval.
+
+## Summary
+
+{chr(10).join(lines)}
+
+## Table
+
+{table}
+## Configurations
+
+{presets}
+
+## Learning curves
+
+Training-episode return (stochastic policy, `rollout/ep_return_mean`), mean over seeds with a
+±1 std band.
+
+{chr(10).join(figures)}
+{notes}"""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text)
+
+
+EVAL_EPISODES = 10
+
+
+def main(argv: list[str] | None = None) -> int:
+    global EVAL_EPISODES
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs", nargs="+", default=list(PUBLISHED), choices=list(PUBLISHED))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs trained at once")
+    parser.add_argument("--steps", type=int, default=0, help="one budget for every env instead of 1M (2M)")
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=OUT, help="where run directories go")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--images", type=Path, default=IMAGES)
+    parser.add_argument("--report-only", action="store_true", help="train nothing: write the report from finished runs")
+    args = parser.parse_args(argv)
+    if args.eval_episodes < 10:
+        parser.error("--eval-episodes must be >= 10")
+    EVAL_EPISODES = args.eval_episodes
+    if args.steps:
+        BUDGETS.update({env: (args.steps,) for env in PUBLISHED})
+    out = args.out.resolve()
+    jobs = plan_jobs(args.envs, args.seeds, out, args.eval_episodes)
+    if not args.report_only:
+        ctx = multiprocessing.get_context("spawn")  # JAX does not survive fork
+        with ctx.Pool(max(1, args.jobs), maxtasksperchild=1) as pool:
+            for message in pool.imap_unordered(run_job, jobs):
+                print(message, flush=True)
+    given = sys.argv[1:] if argv is None else argv
+    command = "make quality" if not given else "python benchmarks/quality.py " + " ".join(given)
+    results = args.results.resolve()
+    write_results(list(args.envs), args.seeds, out, results, args.images.resolve(), command)
+    print(f"wrote {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
