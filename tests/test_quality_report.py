@@ -1,0 +1,61 @@
+"""benchmarks/quality.py: the job plan, resumability by config, and the results table."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+quality = importlib.util.module_from_spec(spec)
+sys.modules["quality"] = quality  # dataclasses look their module up there
+spec.loader.exec_module(quality)
+
+
+def write_eval(out, env_id, seed, steps, mean, config):
+    run_dir = out / env_id / f"seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"env_id": env_id, "seed": seed, "budget": steps, "eval": {"mean": mean}, "config": config}
+    quality.eval_path(run_dir, steps).write_text(json.dumps(record))
+
+
+def test_plan_runs_seed_by_seed_with_humanoid_seeds_and_2m_last(tmp_path):
+    jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5"], [0, 1], tmp_path, 10)
+    assert [(j.env_id, j.seed, j.budgets) for j in jobs] == [
+        ("Humanoid-v5", 0, (1_000_000,)),
+        ("Hopper-v5", 0, (1_000_000,)),
+        ("Hopper-v5", 1, (1_000_000,)),
+        ("Humanoid-v5", 1, (1_000_000,)),
+        ("Humanoid-v5", 0, (1_000_000, 2_000_000)),
+        ("Humanoid-v5", 1, (1_000_000, 2_000_000)),
+    ]
+
+
+def test_a_finished_budget_counts_only_for_the_same_config(tmp_path):
+    config = quality.run_config("Hopper-v5", 0)
+    job = quality.Job("Hopper-v5", 0, (1000,), tmp_path / "Hopper-v5" / "seed0", 10)
+    write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, config)
+    assert quality.is_done(job, 1000, config)
+    assert not quality.is_done(job, 1000, {**config, "max_kl": 0.5})
+    # A field the saved run did not know yet does not invalidate it.
+    assert quality.is_done(job, 1000, {**config, "new_field": 1})
+    assert not quality.is_done(job, 2000, config)
+
+
+def test_table_gives_mean_and_population_std_over_seeds_and_the_target(tmp_path):
+    # Hopper means 3000, 3600, 3900: mean 3500, std sqrt((500^2 + 100^2 + 400^2) / 3) = 374.2
+    for seed, mean in enumerate([3000.0, 3600.0, 3900.0]):
+        write_eval(tmp_path, "Hopper-v5", seed, 1_000_000, mean, {})
+    table, lines = quality.results_table(["Hopper-v5", "Reacher-v5"], [0, 1, 2], tmp_path)
+    hopper = next(row for row in table.splitlines() if row.startswith("| Hopper-v5"))
+    assert "**3500.0 ± 374.2**" in hopper and "| 3372 | yes |" in hopper and "3372 ± 215" in hopper
+    reacher = next(row for row in table.splitlines() if row.startswith("| Reacher-v5"))
+    assert "not run" in reacher and "-4.82" in reacher
+    assert lines == ["- Hopper-v5: 3500.0 ± 374.2 vs target 3372: yes"]
+
+
+def test_eval_episodes_below_ten_are_refused():
+    with pytest.raises(SystemExit):
+        quality.main(["--eval-episodes", "5", "--report-only"])
