@@ -61,8 +61,8 @@ PUBLISHED = {
     "Humanoid-v5": Published(None, None, (810, 126), 810),
 }
 BUDGETS = {env: (M,) for env in PUBLISHED} | {"Humanoid-v5": (M, 2 * M)}
-COST = {"Humanoid-v5": 8, "Ant-v5": 3, "Walker2d-v5": 2, "HalfCheetah-v5": 2}
-"""rough relative cost of a run, to start the longest first"""
+COST = {"Humanoid-v5": 8, "Ant-v5": 3, "Walker2d-v5": 1.5, "HalfCheetah-v5": 1.5, "Hopper-v5": 1.5}
+"""rough relative cost of a 1M run"""
 COSTLY = 8
 
 
@@ -76,12 +76,14 @@ class Job:
 
 
 def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int) -> list[Job]:
-    """Seed by seed (so a cut-off run leaves every env with its first seeds), costliest env first,
-    except that the very costly envs (Humanoid) run their later seeds after all cheaper runs;
-    budgets beyond 1M (Humanoid's 2M) come last and continue from the 1M agent."""
-    ordered = sorted(envs, key=lambda e: -COST.get(e, 1))
-    first = [Job(e, s, BUDGETS[e][:1], out / e / f"seed{s}", eval_episodes) for s in seeds for e in ordered]
-    first.sort(key=lambda job: COST.get(job.env_id, 1) >= COSTLY and job.seed != seeds[0])
+    """Seed by seed and cheapest env first, so that a run cut off by time leaves as many envs
+    and seeds finished as it can; the very costly envs (Humanoid) after all others, and budgets
+    beyond 1M (Humanoid's 2M) last, continuing from the 1M agent."""
+    ordered = sorted(envs, key=lambda e: COST.get(e, 1))
+    cheap = [e for e in ordered if COST.get(e, 1) < COSTLY]
+    costly = [e for e in ordered if COST.get(e, 1) >= COSTLY]
+    first = [Job(e, s, BUDGETS[e][:1], out / e / f"seed{s}", eval_episodes) for s in seeds for e in cheap]
+    first += [Job(e, s, BUDGETS[e][:1], out / e / f"seed{s}", eval_episodes) for e in costly for s in seeds]
     longer = [
         Job(e, s, BUDGETS[e], out / e / f"seed{s}", eval_episodes)
         for s in seeds

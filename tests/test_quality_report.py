@@ -21,12 +21,14 @@ def write_eval(out, env_id, seed, steps, mean, config):
     quality.eval_path(run_dir, steps).write_text(json.dumps(record))
 
 
-def test_plan_runs_seed_by_seed_with_humanoid_seeds_and_2m_last(tmp_path):
-    jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5"], [0, 1], tmp_path, 10)
+def test_plan_runs_cheap_envs_seed_by_seed_then_humanoid_then_2m(tmp_path):
+    jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5", "Swimmer-v5"], [0, 1], tmp_path, 10)
     assert [(j.env_id, j.seed, j.budgets) for j in jobs] == [
-        ("Humanoid-v5", 0, (1_000_000,)),
+        ("Swimmer-v5", 0, (1_000_000,)),
         ("Hopper-v5", 0, (1_000_000,)),
+        ("Swimmer-v5", 1, (1_000_000,)),
         ("Hopper-v5", 1, (1_000_000,)),
+        ("Humanoid-v5", 0, (1_000_000,)),
         ("Humanoid-v5", 1, (1_000_000,)),
         ("Humanoid-v5", 0, (1_000_000, 2_000_000)),
         ("Humanoid-v5", 1, (1_000_000, 2_000_000)),
