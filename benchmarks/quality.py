@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # curves.py, in spawned workers too
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "quality"
 RESULTS = ROOT / "docs" / "results.md"
@@ -231,18 +232,29 @@ def results_table(envs: list[str], seeds: list[int], out: Path) -> tuple[str, li
     return head + "\n".join(rows) + "\n", lines
 
 
-def plot_curves(env_id: str, out: Path, image: Path) -> str | None:
-    """Learning curve PNG by `trpo plot` (mean ± std over seeds of the training episode return);
-    None where this version of trpo has no `trpo plot`."""
-    if importlib.util.find_spec("trpo.plot") is None:
+def plot_curves(env_id: str, seeds: list[int], out: Path, image: Path) -> str | None:
+    """Learning-curve PNG of the env's finished runs (mean ± std over seeds of the training
+    episode return) by `trpo plot`, or by benchmarks/curves.py where this version of trpo has no
+    `trpo plot`. Returns how it was made, or None when no run has finished."""
+    runs = [
+        out / env_id / f"seed{s}" for s in seeds if eval_path(out / env_id / f"seed{s}", BUDGETS[env_id][0]).exists()
+    ]
+    if not runs:
         return None
-    runs = out / env_id
-    trpo = Path(sys.executable).parent / "trpo"
-    command = [str(trpo), "plot", str(runs), "--out", str(image)]
+    if importlib.util.find_spec("trpo.plot") is None:
+        from curves import plot_env
+
+        plot_env(runs, env_id, image)
+        return "benchmarks/curves.py (this version of trpo has no `trpo plot`)"
+    command = [str(Path(sys.executable).parent / "trpo"), "plot", *map(str, runs), "--out", str(image)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
-    return " ".join(["trpo", "plot", str(runs.relative_to(ROOT)), "--out", str(image.relative_to(ROOT))])
+    return (
+        "`"
+        + " ".join(["trpo plot", *(os.path.relpath(r, ROOT) for r in runs), "--out", os.path.relpath(image, ROOT)])
+        + "`"
+    )
 
 
 def changed_fields(config: dict[str, Any], base: dict[str, Any] | None = None) -> str:
@@ -285,15 +297,11 @@ def write_results(envs: list[str], seeds: list[int], out: Path, results: Path, i
     images.mkdir(parents=True, exist_ok=True)
     figures = []
     for env_id in envs:
-        if not (out / env_id).exists():
-            continue
         image = images / f"{env_id}.png"
-        plot_command = plot_curves(env_id, out, image)
-        if plot_command is None:
-            figures.append(f"### {env_id}\n\n(no learning curve: this version of trpo has no `trpo plot`)\n")
-            continue
-        rel = os.path.relpath(image, results.parent)
-        figures.append(f"### {env_id}\n\n![{env_id} learning curve]({rel})\n\n`{plot_command}`\n")
+        made_by = plot_curves(env_id, seeds, out, image)
+        if made_by is not None:
+            rel = os.path.relpath(image, results.parent)
+            figures.append(f"### {env_id}\n\n![{env_id} learning curve]({rel})\n\nMade by {made_by}.\n")
     presets = "\n".join(f"- {env_id}: {changed_fields(run_config(env_id, 0))}" for env_id in envs)
     notes = NOTES.read_text() if NOTES.exists() else ""
     ablations = ablation_table(out.parent / "ablation")
