@@ -15,7 +15,6 @@ else in a run depends on its length).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -30,7 +29,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # curves.py, in spawned workers too
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "quality"
 RESULTS = ROOT / "docs" / "results.md"
@@ -233,19 +231,13 @@ def results_table(envs: list[str], seeds: list[int], out: Path) -> tuple[str, li
 
 
 def plot_curves(env_id: str, seeds: list[int], out: Path, image: Path) -> str | None:
-    """Learning-curve PNG of the env's finished runs (mean ± std over seeds of the training
-    episode return) by `trpo plot`, or by benchmarks/curves.py where this version of trpo has no
-    `trpo plot`. Returns how it was made, or None when no run has finished."""
+    """Learning-curve PNG of the env's finished runs by `trpo plot` (mean ± std over seeds of the
+    training episode return). Returns the command, or None when no run has finished."""
     runs = [
         out / env_id / f"seed{s}" for s in seeds if eval_path(out / env_id / f"seed{s}", BUDGETS[env_id][0]).exists()
     ]
     if not runs:
         return None
-    if importlib.util.find_spec("trpo.plot") is None:
-        from curves import plot_env
-
-        plot_env(runs, env_id, image)
-        return "benchmarks/curves.py (this version of trpo has no `trpo plot`)"
     command = [str(Path(sys.executable).parent / "trpo"), "plot", *map(str, runs), "--out", str(image)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
