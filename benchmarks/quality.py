@@ -307,7 +307,7 @@ def write_results(
     ablations = ablation_table(out.parent / "ablation")
     if ablations:
         ablations = (
-            "## Single-seed comparisons\n\nRuns made with `trpo train ENV --preset FILE --seed S` while tuning, "
+            "## Single-seed comparisons\n\nRuns made with `trpo train ENV --seed S` and config flags while tuning, "
             f"kept in {os.path.relpath(out.parent / 'ablation', ROOT)}/ (the eval is the one `trpo train` "
             "ends with: 10 deterministic episodes).\n\n" + ablations
         )
