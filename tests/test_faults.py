@@ -127,3 +127,24 @@ def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(m
     assert stats["train/skipped"] == 1.0
     assert leaves_equal(kept.actor, state.actor) and leaves_equal(kept.critic, state.critic)
     assert leaves_equal(kept.critic_opt, state.critic_opt)
+
+
+@pytest.mark.parametrize(
+    "fault, words", [("nan_reward", "non-finite reward (nan) at its step 5"), ("raise", "simulator exploded")]
+)
+def test_async_backend_stops_on_env_faults_too(fault, words):
+    from functools import partial
+
+    from trpo.vec.subprocess import AsyncVectorEnv
+
+    # Each async worker is a fresh process that makes one env, instance 0: all of them fail.
+    envs = AsyncVectorEnv([partial(FaultyEnv, fault, 5, 0)] * 2, name="faulty")
+    try:
+        envs.reset(seed=0)
+        for _ in range(4):
+            envs.step(np.zeros(2, np.int64))
+        with pytest.raises(EnvFault) as error:
+            envs.step(np.zeros(2, np.int64))
+        assert words in str(error.value) and error.value.env_step == 5
+    finally:
+        envs.close()

@@ -42,6 +42,25 @@ class EnvFault(RuntimeError):
         self.env_step = env_step
 
 
+def check_finite(name: str, env_steps: int, rewards: np.ndarray, obs: np.ndarray, final_obs: np.ndarray) -> None:
+    """A NaN or infinite observation or reward would silently poison the normaliser and the
+    update: every vector-env backend calls this after each step, to stop at the step where one
+    appears, naming the env and the step."""
+    if np.isfinite(rewards).all() and np.isfinite(obs).all() and np.isfinite(final_obs).all():
+        return
+    for what, values in (("reward", rewards[:, None]), ("observation", obs), ("final observation", final_obs)):
+        bad_rows = ~np.isfinite(values).all(axis=1)
+        if bad_rows.any():
+            i = int(np.argmax(bad_rows))
+            shown = values[i][~np.isfinite(values[i])][0]
+            raise EnvFault(
+                f"env {name} (index {i}) returned a non-finite {what} ({shown}) at its step {env_steps}. "
+                "Fix the env, or wrap it to clip or replace such values",
+                i,
+                env_steps,
+            )
+
+
 def env_factory(env: str | EnvFactory, **make_kwargs: Any) -> EnvFactory:
     """A zero-argument callable that makes one env: from a registered id or a user factory."""
     if callable(env):
@@ -185,25 +204,7 @@ class SyncVectorEnv:
             ) from error
 
     def _check_finite(self) -> None:
-        """A NaN or infinite observation or reward would silently poison the normaliser and the
-        update: stop at the step where it appears instead, naming the env and the step."""
-        if np.isfinite(self._rewards).all() and np.isfinite(self._obs).all() and np.isfinite(self._final_obs).all():
-            return
-        for what, values in (
-            ("reward", self._rewards[:, None]),
-            ("observation", self._obs),
-            ("final observation", self._final_obs),
-        ):
-            bad_rows = ~np.isfinite(values).all(axis=1)
-            if bad_rows.any():
-                i = int(np.argmax(bad_rows))
-                shown = values[i][~np.isfinite(values[i])][0]
-                raise EnvFault(
-                    f"env {self.name} (index {i}) returned a non-finite {what} ({shown}) at its step {self.env_steps}. "
-                    "Fix the env, or wrap it to clip or replace such values",
-                    i,
-                    self.env_steps,
-                )
+        check_finite(self.name, self.env_steps, self._rewards, self._obs, self._final_obs)
 
     def render(self) -> Any:
         return self.envs[0].render()

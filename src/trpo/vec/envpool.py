@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.envs import EnvError, action_distribution, observation_dim
+from trpo.envs import EnvError, action_distribution, check_finite, observation_dim
 
 
 def _import_envpool() -> Any:
@@ -51,6 +51,9 @@ class EnvPoolVectorEnv:
         box = isinstance(self.action_space, gym.spaces.Box)
         self._clip = (self.action_space.low, self.action_space.high) if box else None
         self._action_dtype = self.action_space.dtype
+        self.name = env_id
+        self.env_steps = 0
+        """steps taken by each env so far (a resumed agent sets it to global_step // num_envs)"""
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset every env. EnvPool is seeded when made, so `seed` is ignored here."""
@@ -58,11 +61,13 @@ class EnvPoolVectorEnv:
         self._obs[info["env_id"]] = obs.reshape(self.num_envs, -1)
         self._episode_return[:] = 0
         self._episode_length[:] = 0
+        check_finite(self.name, self.env_steps, self._rewards, self._obs, self._final_obs)
         return self._obs
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._clip is not None:
             actions = np.clip(actions, *self._clip)
+        self.env_steps += 1
         obs, rewards, terminated, truncated, info = self._pool.step(np.asarray(actions, self._action_dtype))
         ids = info["env_id"]
         self._obs[ids] = obs.reshape(len(ids), -1)
@@ -81,6 +86,7 @@ class EnvPoolVectorEnv:
             self._episode_length[done] = 0
             reset_obs, reset_info = self._pool.reset(env_id=done.astype(np.int32))
             self._obs[reset_info["env_id"]] = reset_obs.reshape(len(done), -1)
+        check_finite(self.name, self.env_steps, self._rewards, self._obs, self._final_obs)
         return self._obs, self._rewards, self._terminated, self._truncated, self._final_obs
 
     def render(self) -> Any:

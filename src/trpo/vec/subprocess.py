@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from trpo.envs import EnvError, EnvFactory, action_distribution, make_one, observation_dim
+from trpo.envs import EnvError, EnvFactory, EnvFault, action_distribution, check_finite, make_one, observation_dim
 
 
 class AsyncVectorEnv:
@@ -47,18 +47,36 @@ class AsyncVectorEnv:
         self.finished_episodes: deque[tuple[float, int]] = deque(maxlen=100)
         box = isinstance(self.action_space, gym.spaces.Box)
         self._clip = (self.action_space.low, self.action_space.high) if box else None
+        self.name = name
+        self.env_steps = 0
+        """steps taken by each env so far (a resumed agent sets it to global_step // num_envs)"""
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """A step or reset of the worker processes; an exception in a worker becomes an EnvFault
+        (gymnasium has logged which worker raised it just before)."""
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:
+            raise EnvFault(
+                f"env {self.name} raised {type(error).__name__} in {method.__name__}() at its step "
+                f"{self.env_steps} in an async worker (the log line above names the worker index): {error}",
+                -1,
+                self.env_steps,
+            ) from error
 
     def reset(self, seed: int | None = None) -> np.ndarray:
-        obs, _ = self._vec.reset(seed=seed)
+        obs, _ = self._call(self._vec.reset, seed=seed)
         self._obs[:] = obs.reshape(self.num_envs, -1)
         self._episode_return[:] = 0
         self._episode_length[:] = 0
+        check_finite(self.name, self.env_steps, self._rewards, self._obs, self._final_obs)
         return self._obs
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._clip is not None:
             actions = np.clip(actions, *self._clip)
-        obs, rewards, terminated, truncated, infos = self._vec.step(actions)
+        self.env_steps += 1
+        obs, rewards, terminated, truncated, infos = self._call(self._vec.step, actions)
         self._obs[:] = obs.reshape(self.num_envs, -1)
         self._rewards[:] = rewards
         self._terminated[:] = terminated
@@ -70,6 +88,7 @@ class AsyncVectorEnv:
             self.finished_episodes.append((float(self._episode_return[i]), int(self._episode_length[i])))
             self._episode_return[i] = 0
             self._episode_length[i] = 0
+        check_finite(self.name, self.env_steps, self._rewards, self._obs, self._final_obs)
         return self._obs, self._rewards, self._terminated, self._truncated, self._final_obs
 
     def render(self) -> Any:
