@@ -152,21 +152,11 @@ def cmd_train(argv: list[str]) -> int:
     if is_jax_env_id(args.env_id):
         return _train_compiled(args, source)
     config = args.config
-    if args.total_steps <= 0:
-        raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
+    options = _run_options(args, source)
     if args.envs_per_worker is not None and config.num_envs != config.workers * args.envs_per_worker:
         raise ConfigError("give either --num-envs or --envs-per-worker (num_envs = workers * envs_per_worker)")
     if args.ray_address is not None and config.sampler != "ray":
         raise ConfigError("--ray-address is only used by the Ray sampler: add --sampler ray")
-    options = RunOptions(
-        total_steps=args.total_steps,
-        run_dir=args.run_dir,
-        checkpoint_every=args.checkpoint_every,
-        eval_episodes=args.eval_episodes,
-        quiet=args.quiet,
-        preset_source=source,
-        ray_address=args.ray_address,
-    )
     if args.seeds is not None:
         from trpo.multiseed import parse_seeds, train_seeds
 
@@ -211,22 +201,28 @@ def cmd_resume(argv: list[str]) -> int:
     return 0
 
 
-def _train_compiled(args: TrainArgs, preset_source: str | None) -> int:
-    """gymnax:/brax: ids: the whole training compiled, all seeds in one program (trpo.compiled_run)."""
-    from trpo.compiled_run import train_compiled
-    from trpo.multiseed import parse_seeds
-
+def _run_options(args: TrainArgs, preset_source: str | None) -> RunOptions:
+    """The run options of `trpo train`, for the Gymnasium and the compiled path alike."""
     if args.total_steps <= 0:
         raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.config.seed]
-    options = RunOptions(
+    return RunOptions(
         total_steps=args.total_steps,
         run_dir=args.run_dir,
         checkpoint_every=args.checkpoint_every,
         eval_episodes=args.eval_episodes,
         quiet=args.quiet,
         preset_source=preset_source,
+        ray_address=args.ray_address,
     )
+
+
+def _train_compiled(args: TrainArgs, preset_source: str | None) -> int:
+    """gymnax:/brax: ids: the whole training compiled, all seeds in one program (trpo.compiled_run)."""
+    from trpo.compiled_run import train_compiled
+    from trpo.multiseed import parse_seeds
+
+    options = _run_options(args, preset_source)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.config.seed]
     summary = train_compiled(args.env_id, args.config, seeds, options, args.seeds is not None, args.overwrite)
     print(json.dumps(summary, indent=2))
     return 0
