@@ -109,9 +109,25 @@ TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32
 def test_checkpoint_of_another_env_or_network_size_says_why(tmp_path):
     agent = TRPO("CartPole-v1", TINY)
     agent.save(tmp_path / "cartpole.npz")
-    with pytest.raises(CheckpointError, match=r"is from CartPole-v1 \(observation size 4, actions Discrete\(2\)\), but "
-                       r"Acrobot-v1 has observation size 6 and actions Discrete\(3\)"):  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"is from CartPole-v1 \(observations: vector of size 4; actions: "
+                       r"Discrete\(2\)\), but Acrobot-v1 has observations: vector of size 6; "
+                       r"actions: Discrete\(3\)"):  # fmt: skip
         TRPO.load(tmp_path / "cartpole.npz", env="Acrobot-v1")
     with pytest.raises(CheckpointError, match=r"array 'actor/mlp/0/b' has shape \(8,\), expected \(16,\): the "
                        "checkpoint is from a different environment, space or network size"):  # fmt: skip
         TRPO.load(tmp_path / "cartpole.npz", hidden_sizes=(16,))
+
+
+def test_checkpoint_that_names_only_the_vector_size_still_loads(tmp_path):
+    # Compiled runs and checkpoints from before image observations store obs_dim alone.
+    agent = TRPO("CartPole-v1", TINY)
+    arrays, meta = agent._checkpoint_contents()
+    del meta["observation"]
+    checkpoint.save(tmp_path / "old.npz", arrays, meta)
+    loaded = TRPO.load(tmp_path / "old.npz")
+    obs = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))
+    meta["obs_dim"] = 6
+    checkpoint.save(tmp_path / "other.npz", arrays, meta)
+    with pytest.raises(CheckpointError, match=r"observations: vector of size 6; .* has observations: vector of size 4"):
+        TRPO.load(tmp_path / "other.npz")

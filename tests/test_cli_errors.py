@@ -50,7 +50,10 @@ def test_bad_input_is_one_clear_message_and_exit_2(tmp_path):
             ["CartPole-v1", "--num-envs", "2", "--n-steps", "8", "--critic-minibatch", "64"],
             "critic_minibatch=64 is invalid: must be <= num_envs * n_steps = 16",
         ),
-        "hidden": (["CartPole-v1", "--hidden-sizes", "64", "0"], "hidden_sizes=(64, 0) is invalid: must be one or"),
+        "hidden": (
+            ["CartPole-v1", "--hidden-sizes", "64", "0"],
+            "hidden_sizes=(64, 0) is invalid: must be positive integers",
+        ),
         "yaml": (["CartPole-v1", "--preset", broken], f"preset {broken} does not parse as YAML"),
         "key": (["CartPole-v1", "--preset", unknown_key], f"preset {unknown_key}: unknown key(s) max_kll; known keys:"),
         "run dir": (

@@ -104,7 +104,7 @@ def a_batch(steps=32, n=2, obs_dim=3, seed=0):
 def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(monkeypatch):
     from trpo.distributions import Categorical
 
-    learner = Learner(TINY, Categorical(2), obs_dim=3)
+    learner = Learner(TINY, Categorical(2), obs=3)
     state = learner.init(jax.random.PRNGKey(0))
     updated, stats = learner.update(state, a_batch())
     assert stats["train/skipped"] == 0.0 and not leaves_equal(updated.actor, state.actor)
@@ -121,7 +121,7 @@ def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(m
     monkeypatch.setattr(learner_module, "fit_critic", diverging_fit)
     learner_module._jitted_update.cache_clear()
     try:
-        kept, stats = Learner(TINY, Categorical(2), obs_dim=3).update(state, a_batch())
+        kept, stats = Learner(TINY, Categorical(2), obs=3).update(state, a_batch())
     finally:
         learner_module._jitted_update.cache_clear()
     assert stats["train/skipped"] == 1.0

@@ -42,7 +42,13 @@ def test_two_groups_in_one_sampler_equal_two_one_group_samplers(env_id):
         batch = whole.collect(actor)
         part_batches = [sampler.collect(actor) for sampler, _ in parts]
         for name, joined, pieces in zip(Batch._fields, batch, zip(*part_batches, strict=True), strict=True):
-            np.testing.assert_array_equal(joined, np.concatenate(pieces, axis=0 if name == "last_obs" else 1), name)
+            axis = 0 if name == "last_obs" else 1
+            if isinstance(joined, dict):  # observations: {"vector": ...}
+                for key in joined:
+                    expected = np.concatenate([piece[key] for piece in pieces], axis=axis)
+                    np.testing.assert_array_equal(joined[key], expected, f"{name}/{key}")
+            else:
+                np.testing.assert_array_equal(joined, np.concatenate(pieces, axis=axis), name)
         # The normaliser changes between iterations, the same way in every process.
         whole_norm.update(batch.obs)
         for _, norm in parts:

@@ -8,7 +8,8 @@ once per rollout. Drawing the noise in one call consumes the generator exactly a
 step by step does, so the actions are the same as those of `actor_forward` + `sample_numpy`.
 
 Anything this fast path does not cover (other distributions, other network layouts) goes
-through the generic `actor_forward` + `Distribution.sample_numpy`.
+through the generic `networks.acting_forward` + `Distribution.sample_numpy` (also CNN
+actors, whose parameters stay on the device, and observation dicts).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from trpo.distributions import DiagGaussian, Distribution
-from trpo.networks import actor_forward
+from trpo.networks import acting_forward
 from trpo.normalization import ObservationNormalizer
 
 
@@ -51,7 +52,7 @@ class RolloutActor:
     def act(self, t: int, raw_obs: np.ndarray, out: np.ndarray) -> None:
         """Write the actions for step t of the rollout, given raw observations [N, D], into out."""
         if not self.fast:
-            params = actor_forward(self.actor_np, self.normalizer(raw_obs), np)
+            params = acting_forward(self.actor_np, self.normalizer(raw_obs))
             out[:] = self.dist.sample_numpy(self.rng, params, deterministic=False)
             return
         x = self.norm_obs

@@ -23,8 +23,9 @@ from trpo.envs import EnvFactory, EnvFault, env_factory, make_one
 from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.interrupt import TrainingInterrupted
 from trpo.learner import Learner, LearnerState
-from trpo.networks import actor_forward, to_numpy
+from trpo.networks import acting_forward, to_acting
 from trpo.normalization import ObservationNormalizer, RewardScaler
+from trpo.observations import parts
 from trpo.rollout import Sampler, noise_stream
 from trpo.vec import VectorEnv, make_vector_env
 
@@ -57,16 +58,19 @@ class TRPO:
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
         self._env = env
-        self.env_factory = env_factory(env, **self.make_kwargs)
+        self.env_factory = env_factory(env, train=True, **self.make_kwargs)
+        self.eval_env_factory = env_factory(env, train=False, **self.make_kwargs)
+        """evaluation envs: the same as training except for Atari (whole games, raw rewards)"""
         c = self.config
         # With the Ray sampler the rollout envs live in the workers; one local env gives the spaces.
         local = c.sampler == "local"
         self.envs: VectorEnv = make_vector_env(
             env, c.num_envs if local else 1, c.vec if local else "sync", seed=c.seed, **self.make_kwargs
         )
-        self.normalizer = ObservationNormalizer(self.envs.obs_dim, c.normalize_obs, c.obs_clip)
+        self.obs_spec = self.envs.obs_spec
+        self.normalizer = ObservationNormalizer(self.obs_spec.vector_dim, c.normalize_obs, c.obs_clip)
         self.reward_scaler = RewardScaler(c.num_envs, c.normalize_rewards, c.gamma, c.reward_clip)
-        self.learner = Learner(c, self.envs.distribution, self.envs.obs_dim)
+        self.learner = Learner(c, self.envs.distribution, self.obs_spec)
         self.state: LearnerState = self.learner.init(jax.random.PRNGKey(c.seed))
         self.sampler = self._make_sampler(ray_address)
         self.global_step = 0
@@ -78,7 +82,7 @@ class TRPO:
         self.compile_s = 0.0
         self._compiled = False
         self.train_wall_s = 0.0
-        self._actor_np = to_numpy(self.state.actor)
+        self._actor_np = to_acting(self.state.actor)
 
     def _make_sampler(self, ray_address: str | None) -> Any:
         c = self.config
@@ -152,7 +156,7 @@ class TRPO:
             last_obs=norm(raw.last_obs),
         )
         self.state, stats = self.learner.update(self.state, batch, self._critic_lr_scale())
-        self._actor_np = to_numpy(self.state.actor)
+        self._actor_np = to_acting(self.state.actor)
         t2 = time.perf_counter()
         if not self._compiled:
             # The first update in a process compiles the three jitted stages; later ones reuse them.
@@ -194,15 +198,14 @@ class TRPO:
         return linear_decay(self.global_step, self.decay_horizon)
 
     # ------------------------------------------------------------------------------------------
-    def act(self, obs: np.ndarray, deterministic: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Actions for one observation or a batch; Box actions are clipped to the space bounds.
+    def act(self, obs: Any, deterministic: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Actions for one observation as the env gives it, or a batch of them (a leading
+        dimension on every array); Box actions are clipped to the space bounds.
 
         Stochastic actions draw from `rng`, or else from the training sampler's generator (which
         a checkpoint saves, so a loaded agent draws the same actions as the one saved)."""
-        obs = np.asarray(obs, np.float32)
-        single = obs.ndim == 1
-        flat = obs.reshape(1 if single else obs.shape[0], -1)
-        params = actor_forward(self._actor_np, self.normalizer(flat), np)
+        encoded, single = self.obs_spec.encode_any(obs)
+        params = acting_forward(self._actor_np, self.normalizer(encoded))
         actions = self.envs.distribution.sample_numpy(self.sampler.rng if rng is None else rng, params, deterministic)
         space = self.envs.action_space
         if isinstance(space, gym.spaces.Box):
@@ -222,7 +225,7 @@ class TRPO:
         repeatable and leaves training's random stream alone. With `video_dir`, every episode
         is recorded as an MP4 there (needs `pip install 'trpo[video]'`)."""
         if video_dir is None:
-            env = make_one(self.env_factory, self.env_id)
+            env = make_one(self.eval_env_factory, self.env_id)
         else:
             env = with_video(make_one(render_factory(self._env, self.make_kwargs), self.env_id), Path(video_dir))
         rng = np.random.default_rng(seed)
@@ -247,6 +250,7 @@ class TRPO:
             "make_kwargs": self.make_kwargs,
             "config": self.config.to_dict(),
             "obs_dim": self.envs.obs_dim,
+            "observation": self.envs.obs_spec.describe,
             "action_space": str(self.envs.action_space),
             "global_step": self.global_step,
             "iteration": self.iteration,
@@ -277,10 +281,13 @@ class TRPO:
         return agent
 
     def restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any], source: str) -> None:
-        if meta["obs_dim"] != self.envs.obs_dim or meta["action_space"] != str(self.envs.action_space):
+        # Checkpoints from before images were supported hold only the vector size.
+        saved = meta.get("observation") or f"vector of size {meta['obs_dim']}"
+        here = self.envs.obs_spec.describe
+        if (saved, meta["action_space"]) != (here, str(self.envs.action_space)):
             raise checkpoint.CheckpointError(
-                f"{source}: the checkpoint is from {meta.get('env_id')} (observation size {meta['obs_dim']}, actions "
-                f"{meta['action_space']}), but {self.env_id} has observation size {self.envs.obs_dim} and actions "
+                f"{source}: the checkpoint is from {meta.get('env_id')} (observations: {saved}; actions: "
+                f"{meta['action_space']}), but {self.env_id} has observations: {here}; actions: "
                 f"{self.envs.action_space}: load it with the env it was trained on"
             )
         like = self.state
@@ -305,13 +312,14 @@ class TRPO:
             # run's seed and iteration so that a resumed run is itself repeatable. (Ray workers
             # start fresh episodes of their own.)
             reset_seed = int(np.random.SeedSequence([self.config.seed, int(meta["iteration"])]).generate_state(1)[0])
-            self.sampler.obs[:] = self.envs.reset(seed=reset_seed)
+            for current, reset in zip(parts(self.sampler.obs), parts(self.envs.reset(seed=reset_seed)), strict=True):
+                current[:] = reset
         self.global_step = int(meta["global_step"])
         self.iteration = int(meta["iteration"])
         self.envs.env_steps = self.global_step // self.config.num_envs
         self.skipped_updates = int(meta.get("skipped_updates", 0))
         self.train_wall_s = float(meta.get("train_wall_s", 0.0))
-        self._actor_np = to_numpy(self.state.actor)
+        self._actor_np = to_acting(self.state.actor)
 
     def close(self) -> None:
         self.sampler.close()

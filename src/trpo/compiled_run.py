@@ -76,6 +76,7 @@ def checkpoint_contents(
         "make_kwargs": {},
         "config": config.to_dict(),
         "obs_dim": program.env.obs_dim,
+        "observation": f"vector of size {program.env.obs_dim}",
         "action_space": str(program.env.action_space),
         "global_step": int(carry.global_step),
         "iteration": int(carry.iteration),

@@ -44,6 +44,9 @@ class TRPOConfig:
     """conjugate-gradient iterations to approximate F^-1 g"""
     cg_damping: float = 0.1
     """damping added to the Fisher: (F + damping * I) v"""
+    fisher_subsample: int = 1
+    """Fisher-vector products use every k-th sample of the batch (OpenAI Baselines' trpo_mpi uses
+    5): CG costs k times less, the gradient and the line search still use the whole batch"""
     cg_residual_tol: float = 1e-10
     """conjugate gradient stops early once the squared residual norm is below this"""
     backtrack_iters: int = 10
@@ -52,8 +55,6 @@ class TRPOConfig:
     """line-search shrink factor c, in (0, 1)"""
     npg: bool = False
     """natural policy gradient: take the full step with no line search"""
-    fisher_subsample: int = 1
-    """Fisher-vector products use every k-th sample of the batch (OpenAI Baselines: 5); 1 uses all"""
     # --- critic -----------------------------------------------------------------------------
     critic_epochs: int = 10
     """passes of Adam over the batch per iteration to fit the value function"""
@@ -68,7 +69,10 @@ class TRPOConfig:
     0 turns it off"""
     # --- networks and inputs ----------------------------------------------------------------
     hidden_sizes: tuple[int, ...] = (64, 64)
-    """hidden layer widths of the actor and critic MLPs (tanh)"""
+    """hidden layer widths of the actor and critic MLPs (tanh); empty: a linear head on the inputs"""
+    cnn: Literal["nature", "small"] = "nature"
+    """CNN for image observations: 'nature' (Mnih et al. 2015, for 84x84 frames) or 'small' (3x3
+    convolutions, for images of a few pixels)"""
     log_std_init: float = 0.0
     """initial log standard deviation of a Gaussian policy (state-independent)"""
     normalize_obs: bool = True
@@ -162,10 +166,11 @@ def validate(c: TRPOConfig) -> None:
         f"must be <= num_envs * n_steps = {c.batch_size}",
     )
     need(
-        len(c.hidden_sizes) > 0 and all(isinstance(h, int) and h > 0 for h in c.hidden_sizes),
+        all(isinstance(h, int) and h > 0 for h in c.hidden_sizes),
         "hidden_sizes",
-        "must be one or more positive integers, e.g. 64 64",
+        "must be positive integers, e.g. 64 64 (none for a linear head)",
     )
+    need(c.cnn in ("nature", "small"), "cnn", "must be 'nature' or 'small'")
     need(
         c.critic_minibatch <= c.batch_size,
         "critic_minibatch",

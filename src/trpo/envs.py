@@ -5,6 +5,9 @@
 the next observation returned is the first of a new episode ("same-step" autoreset, like
 Gymnasium's AutoresetMode.SAME_STEP). Every transition in a batch therefore belongs to one
 episode and truncation can bootstrap from the real final observation.
+
+Observations are written into dict buffers by the env's ObservationSpec (trpo.observations):
+{"vector": [N, D] float32} for a Box, plus {"image": [N, H, W, C] uint8} for image spaces.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.distributions import Categorical, DiagGaussian, Distribution
+from trpo.distributions import Bernoulli, Categorical, DiagGaussian, Distribution, MultiCategorical
+from trpo.observations import ObservationSpaceError, ObservationSpec, parts
 
 EnvFactory = Callable[[], gym.Env]
 
-SUPPORTED_SPACES = "observations: Box; actions: Box (continuous) or Discrete"
+SUPPORTED_ACTIONS = "Box (1-D, continuous), Discrete, MultiDiscrete (1-D) or MultiBinary (1-D)"
 
 _EXTRA_FOR_MODULE = {"mujoco": "mujoco", "Box2D": "box2d", "box2d": "box2d", "ale_py": "atari"}
 
@@ -42,13 +46,18 @@ class EnvFault(RuntimeError):
         self.env_step = env_step
 
 
-def check_finite(name: str, env_steps: int, rewards: np.ndarray, obs: np.ndarray, final_obs: np.ndarray) -> None:
+def check_finite(name: str, env_steps: int, rewards: np.ndarray, obs: Any, final_obs: Any) -> None:
     """A NaN or infinite observation or reward would silently poison the normaliser and the
     update: every vector-env backend calls this after each step, to stop at the step where one
-    appears, naming the env and the step."""
-    if np.isfinite(rewards).all() and np.isfinite(obs).all() and np.isfinite(final_obs).all():
+    appears, naming the env and the step. Only float parts can hold non-finite values (image
+    parts are uint8)."""
+    n = len(rewards)
+    checked = [("reward", rewards[:, None])]
+    for what, values in (("observation", obs), ("final observation", final_obs)):
+        checked += [(what, part.reshape(n, -1)) for part in parts(values) if part.dtype.kind == "f"]
+    if all(np.isfinite(values).all() for _, values in checked):
         return
-    for what, values in (("reward", rewards[:, None]), ("observation", obs), ("final observation", final_obs)):
+    for what, values in checked:
         bad_rows = ~np.isfinite(values).all(axis=1)
         if bad_rows.any():
             i = int(np.argmax(bad_rows))
@@ -61,8 +70,9 @@ def check_finite(name: str, env_steps: int, rewards: np.ndarray, obs: np.ndarray
             )
 
 
-def env_factory(env: str | EnvFactory, **make_kwargs: Any) -> EnvFactory:
-    """A zero-argument callable that makes one env: from a registered id or a user factory."""
+def env_factory(env: str | EnvFactory, train: bool = True, **make_kwargs: Any) -> EnvFactory:
+    """A zero-argument callable that makes one env: from a registered id or a user factory.
+    `train=False` gives the evaluation variant where it differs (Atari: whole games, raw rewards)."""
     if callable(env):
         return env
     if env.startswith(("gymnax:", "brax:")):
@@ -72,6 +82,10 @@ def env_factory(env: str | EnvFactory, **make_kwargs: Any) -> EnvFactory:
         make_jax_env(env)
         return lambda: JaxGymEnv(env)
     check_env_id(env)
+    from trpo import atari
+
+    if atari.is_atari_id(env):
+        return lambda: atari.make_atari(env, train, **make_kwargs)
     return lambda: gym.make(env, **make_kwargs)
 
 
@@ -81,8 +95,13 @@ def check_env_id(env_id: str) -> None:
     if ":" in env_id:
         module, env_id = env_id.split(":", 1)
         _import_for(module, env_id)
-    elif env_id.startswith("ALE/") and env_id not in gym.registry:
+    elif env_id.startswith("ALE/"):
+        # Checked even when the ids are registered: the envs cannot be made without ale-py.
         _import_for("ale_py", env_id)
+        if env_id not in gym.registry:
+            from trpo import atari
+
+            atari.register_atari()
     if env_id in gym.registry:
         return
     close = difflib.get_close_matches(env_id, list(gym.registry), n=5, cutoff=0.5)
@@ -116,22 +135,53 @@ def action_distribution(space: gym.Space) -> Distribution:
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
         return DiagGaussian(action_dim=int(space.shape[0]))
     if isinstance(space, gym.spaces.Discrete):
+        if int(space.start) != 0:
+            raise EnvError(f"unsupported action space {space}: Discrete actions must start at 0")
         return Categorical(num_actions=int(space.n))
-    raise EnvError(f"unsupported action space {space}; supported: {SUPPORTED_SPACES}")
+    if isinstance(space, gym.spaces.MultiDiscrete) and space.nvec.ndim == 1:
+        if np.any(space.start != 0):
+            raise EnvError(f"unsupported action space {space}: MultiDiscrete actions must start at 0")
+        return MultiCategorical(nvec=tuple(int(n) for n in space.nvec))
+    if isinstance(space, gym.spaces.MultiBinary) and np.ndim(space.n) == 0:
+        return Bernoulli(num_bits=int(space.n))
+    raise EnvError(f"unsupported action space {space}; supported: {SUPPORTED_ACTIONS}")
+
+
+def observation_spec(space: gym.Space) -> ObservationSpec:
+    try:
+        return ObservationSpec.from_space(space)
+    except ObservationSpaceError as error:
+        raise EnvError(str(error)) from error
 
 
 def observation_dim(space: gym.Space) -> int:
-    if isinstance(space, gym.spaces.Box):
-        return int(np.prod(space.shape))
-    raise EnvError(f"unsupported observation space {space}; supported: {SUPPORTED_SPACES}")
+    """Size of a plain (non-image) Box observation: the async and EnvPool backends ravel
+    observations, so they take only these; vec='sync' takes every supported space."""
+    spec = observation_spec(space)
+    if not spec.is_plain_vector:
+        raise EnvError(
+            f"observation space {space} needs vec='sync' (the async and EnvPool backends take plain Box "
+            "observations only)"
+        )
+    return spec.vector_dim
+
+
+def _records_game_statistics(env: gym.Env) -> bool:
+    """Whether a RecordEpisodeStatistics wrapper below the training wrappers reports the real
+    game's return and length (the Atari stack does); then those are what we log."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.RecordEpisodeStatistics):
+            return True
+        env = env.env
+    return False
 
 
 class SyncVectorEnv:
     """N envs stepped in turn in this process, with same-step autoreset.
 
     step() returns arrays owned by this object (overwritten by the next call):
-    obs [N, D] float32 (the next observation; the first of a new episode where one ended),
-    rewards [N], terminated [N], truncated [N], final_obs [N, D] (valid where an episode ended).
+    obs {key: [N, ...]} (the next observation; the first of a new episode where one ended),
+    rewards [N], terminated [N], truncated [N], final_obs {key: [N, ...]} (valid where an episode ended).
     """
 
     def __init__(self, factories: Sequence[EnvFactory], name: str = "env"):
@@ -140,17 +190,20 @@ class SyncVectorEnv:
         self.observation_space = self.envs[0].observation_space
         self.action_space = self.envs[0].action_space
         self.distribution = action_distribution(self.action_space)
-        self.obs_dim = observation_dim(self.observation_space)
-        n, d = self.num_envs, self.obs_dim
-        self._obs = np.zeros((n, d), np.float32)
-        self._final_obs = np.zeros((n, d), np.float32)
+        self.obs_spec = observation_spec(self.observation_space)
+        self.obs_dim = self.obs_spec.vector_dim
+        """size of the observations' vector part (all of a Box observation)"""
+        n = self.num_envs
+        self._obs = self.obs_spec.allocate(n)
+        self._final_obs = self.obs_spec.allocate(n)
         self._rewards = np.zeros(n, np.float32)
         self._terminated = np.zeros(n, bool)
         self._truncated = np.zeros(n, bool)
         self._episode_return = np.zeros(n, np.float64)
         self._episode_length = np.zeros(n, np.int64)
         self.finished_episodes: deque[tuple[float, int]] = deque(maxlen=100)
-        """(return, length) of the latest finished episodes, in raw env rewards"""
+        """(return, length) of the latest finished episodes, in raw env rewards (whole games for Atari)"""
+        self._game_statistics = _records_game_statistics(self.envs[0])
         box = isinstance(self.action_space, gym.spaces.Box)
         self._clip = (self.action_space.low, self.action_space.high) if box else None
         self._clipped = np.zeros((n, *self.action_space.shape), self.action_space.dtype) if box else None
@@ -158,35 +211,42 @@ class SyncVectorEnv:
         self.env_steps = 0
         """steps taken by each env so far (a resumed agent sets it to global_step // num_envs)"""
 
-    def reset(self, seed: int | None = None) -> np.ndarray:
+    def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
+        write = self.obs_spec.write
         for i, env in enumerate(self.envs):
             obs, _ = self._call(i, env.reset, seed=None if seed is None else seed + i)
-            self._obs[i] = np.ravel(obs)
+            write(self._obs, i, obs)
         self._episode_return[:] = 0
         self._episode_length[:] = 0
         self._check_finite()
         return self._obs
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+    def step(self, actions: np.ndarray) -> tuple[Any, ...]:
         if self._clip is not None:
             # The policy is an unbounded Gaussian; only the env sees the clipped action.
             low, high = self._clip
             actions = np.maximum(np.minimum(actions, high, out=self._clipped), low, out=self._clipped)
         self.env_steps += 1
+        write = self.obs_spec.write
         for i, env in enumerate(self.envs):
-            obs, reward, terminated, truncated, _ = self._call(i, env.step, actions[i])
+            obs, reward, terminated, truncated, info = self._call(i, env.step, actions[i])
             self._rewards[i] = reward
             self._terminated[i] = terminated
             self._truncated[i] = truncated and not terminated
             self._episode_return[i] += reward
             self._episode_length[i] += 1
             if terminated or truncated:
-                self._final_obs[i] = np.ravel(obs)
-                self.finished_episodes.append((float(self._episode_return[i]), int(self._episode_length[i])))
+                write(self._final_obs, i, obs)
+                if self._game_statistics:
+                    if "episode" in info:  # a whole game ended (not just a life)
+                        game = info["episode"]
+                        self.finished_episodes.append((float(game["r"]), int(game["l"])))
+                else:
+                    self.finished_episodes.append((float(self._episode_return[i]), int(self._episode_length[i])))
                 self._episode_return[i] = 0
                 self._episode_length[i] = 0
                 obs, _ = self._call(i, env.reset)
-            self._obs[i] = np.ravel(obs)
+            write(self._obs, i, obs)
         self._check_finite()
         return self._obs, self._rewards, self._terminated, self._truncated, self._final_obs
 
@@ -215,6 +275,6 @@ class SyncVectorEnv:
 
 
 def make_vector_env(env: str | EnvFactory, num_envs: int, name: str | None = None, **make_kwargs: Any) -> SyncVectorEnv:
-    factory = env_factory(env, **make_kwargs)
+    factory = env_factory(env, train=True, **make_kwargs)
     name = name or (env if isinstance(env, str) else getattr(env, "__name__", "env factory"))
     return SyncVectorEnv([factory] * num_envs, name=name)

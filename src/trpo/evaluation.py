@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.envs import EnvError
+from trpo.envs import EnvError, env_factory
 
 EVAL_JSON = "eval.json"
 DEFAULT_EVAL_SEED = 10_000
@@ -32,7 +32,7 @@ def play_episodes(env: gym.Env, act: Act, episodes: int, seed: int) -> dict[str,
         obs, _ = env.reset(seed=seed + i)
         total, length, done = 0.0, 0, False
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(act(np.ravel(obs)))
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
             total += float(reward)
             length += 1
             done = terminated or truncated
@@ -51,7 +51,7 @@ def render_factory(env: str | Callable[[], gym.Env], make_kwargs: dict[str, Any]
     """A factory for an env that renders RGB frames: an id is made with render_mode="rgb_array";
     a user factory must already make its env that way (checked in with_video)."""
     if isinstance(env, str):
-        return lambda: gym.make(env, render_mode="rgb_array", **make_kwargs)
+        return env_factory(env, train=False, render_mode="rgb_array", **make_kwargs)
     return env
 
 

@@ -19,6 +19,7 @@ from trpo.advantages import gae, next_state_values
 from trpo.config import TRPOConfig
 from trpo.distributions import Distribution
 from trpo.networks import Params, actor_forward, critic_forward, init_actor, init_critic
+from trpo.observations import ObservationSpec
 from trpo.rollout import Batch
 from trpo.trust_region import (
     backtracking_line_search,
@@ -64,7 +65,7 @@ def compute_advantages(
 
 def policy_step(
     actor: Params,
-    obs: jax.Array,
+    obs: Any,
     actions: jax.Array,
     advantages: jax.Array,
     dist: Distribution,
@@ -87,7 +88,7 @@ def policy_step(
 
     # The Fisher may be estimated on every k-th sample (OpenAI Baselines: k = 5): CG's many
     # products get k times cheaper, while g, the step size and the line search use the whole batch.
-    fisher_obs = obs[:: config.fisher_subsample]
+    fisher_obs = jax.tree.map(lambda x: x[:: config.fisher_subsample], obs)
     fisher_old = jax.lax.stop_gradient(actor_forward(actor, fisher_obs))
     fisher = linearized_fisher(
         lambda theta: actor_forward(unravel(theta), fisher_obs),
@@ -96,9 +97,11 @@ def policy_step(
         config.cg_damping,
     )
 
+    # XLA on CPU runs convolutions slowly inside loop bodies: unroll the loops for CNN actors.
+    unroll = "cnn" in actor
     # 1. g = grad L at theta_old; 2. s ~ F^-1 g; 3. full step beta * s on the KL boundary.
     g = jax.grad(surrogate)(theta_old)
-    direction, residual = conjugate_gradient(fisher, g, config.cg_iters, config.cg_residual_tol)
+    direction, residual = conjugate_gradient(fisher, g, config.cg_iters, config.cg_residual_tol, unroll)
     full_step = scale_to_trust_region(direction, fisher(direction), config.max_kl)
     finite = jnp.all(jnp.isfinite(full_step))
     full_step = jnp.where(finite, full_step, 0.0)
@@ -111,7 +114,13 @@ def policy_step(
         accepted, fraction = finite.astype(theta.dtype), finite.astype(theta.dtype)
     else:
         result = backtracking_line_search(
-            surrogate_and_kl, theta_old, full_step, config.max_kl, config.backtrack_coeff, config.backtrack_iters
+            surrogate_and_kl,
+            theta_old,
+            full_step,
+            config.max_kl,
+            config.backtrack_coeff,
+            config.backtrack_iters,
+            unroll,
         )
         theta, accepted, fraction, kl, gain = result
     stats = PolicyStats(
@@ -140,7 +149,7 @@ def fit_critic(
     critic: Params,
     opt_state: Any,
     key: jax.Array,
-    obs: jax.Array,
+    obs: Any,
     returns: jax.Array,
     old_values: jax.Array,
     lr_scale: jax.Array,
@@ -152,7 +161,7 @@ def fit_critic(
     """`epochs` shuffled passes of Adam minibatches on the value loss to the returns, each Adam
     step multiplied by lr_scale (Adam's step is linear in its learning rate, so this is Adam at
     lr * lr_scale). Returns (critic, optimiser state, mean loss of the last epoch)."""
-    n = obs.shape[0]
+    n = returns.shape[0]
     n_minibatches = n // minibatch
 
     def loss_fn(params, o, r, v_old):
@@ -160,23 +169,36 @@ def fit_critic(
 
     def minibatch_step(carry, idx):
         params, state = carry
-        loss, grads = jax.value_and_grad(loss_fn)(params, obs[idx], returns[idx], old_values[idx])
+        minibatch_obs = jax.tree.map(lambda x: x[idx], obs)
+        loss, grads = jax.value_and_grad(loss_fn)(params, minibatch_obs, returns[idx], old_values[idx])
         updates, state = optimizer.update(grads, state, params)
         updates = jax.tree.map(lambda u: u * lr_scale, updates)
         return (optax.apply_updates(params, updates), state), loss
 
     def epoch(carry, epoch_key):
         order = jax.random.permutation(epoch_key, n)[: n_minibatches * minibatch]
-        carry, losses = jax.lax.scan(minibatch_step, carry, order.reshape(n_minibatches, minibatch))
+        carry, losses = scan(minibatch_step, carry, order.reshape(n_minibatches, minibatch))
         return carry, jnp.mean(losses)
 
-    (critic, opt_state), epoch_losses = jax.lax.scan(epoch, (critic, opt_state), jax.random.split(key, epochs))
+    # XLA on CPU runs convolutions slowly inside loop bodies (see trust_region._run_loop):
+    # unroll the loops for a CNN critic.
+    scan = _unrolled_scan if "cnn" in critic else jax.lax.scan
+    (critic, opt_state), epoch_losses = scan(epoch, (critic, opt_state), jax.random.split(key, epochs))
     return critic, opt_state, epoch_losses[-1]
 
 
 def all_finite(tree: Any) -> jax.Array:
     """True when every element of every leaf is finite."""
     return jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+def _unrolled_scan(f: Any, carry: Any, xs: jax.Array) -> tuple[Any, jax.Array]:
+    """lax.scan(f, carry, xs) as straight-line code (xs a stacked array, ys scalars)."""
+    ys = []
+    for i in range(xs.shape[0]):
+        carry, y = f(carry, xs[i])
+        ys.append(y)
+    return carry, jnp.stack(ys)
 
 
 def explained_variance(predicted: jax.Array, target: jax.Array) -> jax.Array:
@@ -186,12 +208,17 @@ def explained_variance(predicted: jax.Array, target: jax.Array) -> jax.Array:
 
 
 def init_state(
-    key: jax.Array, config: TRPOConfig, dist: Distribution, obs_dim: int, optimizer: optax.GradientTransformation
+    key: jax.Array,
+    config: TRPOConfig,
+    dist: Distribution,
+    obs: int | ObservationSpec,
+    optimizer: optax.GradientTransformation,
 ) -> LearnerState:
-    """Fresh actor, critic and critic optimiser; the key is split as (actor, critic, learner)."""
+    """Fresh actor, critic and critic optimiser for observations of a vector size or an
+    ObservationSpec (images: a CNN each); the key is split as (actor, critic, learner)."""
     actor_key, critic_key, key = jax.random.split(key, 3)
-    actor = init_actor(actor_key, obs_dim, config.hidden_sizes, dist, config.log_std_init)
-    critic = init_critic(critic_key, obs_dim, config.hidden_sizes)
+    actor = init_actor(actor_key, obs, config.hidden_sizes, dist, config.log_std_init, config.cnn)
+    critic = init_critic(critic_key, obs, config.hidden_sizes, config.cnn)
     return LearnerState(actor, critic, optimizer.init(critic), key)
 
 
@@ -208,8 +235,10 @@ def update(
     The Gymnasium path jits it (Learner.update); the compiled path (trpo.compiled) calls it
     inside its training scan, so both run this code."""
     targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
-    obs = batch.obs.reshape(-1, batch.obs.shape[-1])
-    actions = batch.actions.reshape(obs.shape[0], *batch.actions.shape[2:])
+    # [T, N, ...] -> [T * N, ...] for every observation part.
+    n = batch.rewards.size
+    obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
+    actions = batch.actions.reshape(n, *batch.actions.shape[2:])
     actor, policy_stats = policy_step(state.actor, obs, actions, targets["advantages"], dist, config)
     critic_key, key = jax.random.split(state.key)
     critic, critic_opt, value_loss = fit_critic(
@@ -241,17 +270,20 @@ def update(
 
 
 class Learner:
-    """Holds the jitted update for one config, distribution and observation size."""
+    """Holds the jitted update for one config, distribution and observation space (a vector
+    size or an ObservationSpec)."""
 
-    def __init__(self, config: TRPOConfig, dist: Distribution, obs_dim: int):
+    def __init__(self, config: TRPOConfig, dist: Distribution, obs: int | ObservationSpec):
         self.config = config
         self.dist = dist
-        self.obs_dim = obs_dim
+        self.obs = obs
         self.optimizer = optax.adam(config.critic_lr)
         self._update = _jitted_update(config.replace(seed=0), dist)
 
     def init(self, key: jax.Array) -> LearnerState:
-        return init_state(key, self.config, self.dist, self.obs_dim, self.optimizer)
+        # One jitted call: eagerly, each orthogonal init compiles its own QR, seconds per shape.
+        init = partial(init_state, config=self.config, dist=self.dist, obs=self.obs, optimizer=self.optimizer)
+        return jax.jit(init)(key)
 
     def update(
         self, state: LearnerState, batch: Batch, critic_lr_scale: float = 1.0

@@ -1,23 +1,60 @@
-"""Actor and critic MLPs as plain parameter pytrees, with a JAX forward and a NumPy forward.
+"""Actor and critic networks as plain parameter pytrees, with a JAX forward and a NumPy forward.
 
 Parameters are nested dicts of arrays, so the learner can flatten them for the trust-region
 step and the sampler can run the same forward in NumPy (no framework call per env step).
 Init follows the strongest published TRPO/PPO runs: orthogonal weights with gain sqrt(2) in
 hidden layers, 0.01 on the policy head, 1.0 on the value head, zero biases.
+
+Input is a vector [..., D] or an observation dict (see trpo.observations): its "image" part
+(uint8 [..., H, W, C]) is scaled to [0, 1] and goes through a CNN ("cnn" in the parameters,
+JAX only); the CNN features, concatenated with the "vector" part, feed the MLP. Actor and critic
+each have their own CNN, as in OpenAI Baselines' trpo_mpi, so the policy step moves only the actor's.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trpo.distributions import Categorical, DiagGaussian, Distribution
+from trpo.distributions import DiagGaussian, Distribution
+from trpo.observations import IMAGE, VECTOR, ObservationSpec
 
 Params = dict[str, Any]
+
+
+@jax.tree_util.register_dataclass
+@dataclass
+class Conv:
+    """One convolution layer; stride and padding travel with it as static pytree metadata, so
+    the parameters alone say how to run the CNN."""
+
+    w: Any
+    """kernel [kh, kw, in, out]"""
+    b: Any
+    stride: int = field(default=1, metadata={"static": True})
+    padding: str = field(default="VALID", metadata={"static": True})
+
+
+@dataclass(frozen=True)
+class CnnArchitecture:
+    convs: tuple[tuple[int, int, int], ...]
+    """(output channels, kernel size, stride) per layer, each followed by a ReLU"""
+    padding: str
+    dense: int
+    """width of the ReLU layer after the convolutions (the CNN's feature size)"""
+
+
+CNNS = {
+    # Mnih et al. (2015), "Human-level control through deep reinforcement learning": for 84x84 frames.
+    "nature": CnnArchitecture(convs=((32, 8, 4), (64, 4, 2), (64, 3, 1)), padding="VALID", dense=512),
+    # For small images (a few pixels per side), where the Nature strides would leave nothing.
+    "small": CnnArchitecture(convs=((16, 3, 1), (32, 3, 1)), padding="SAME", dense=128),
+}
 
 
 def _dense(key: jax.Array, n_in: int, n_out: int, gain: float) -> Params:
@@ -42,37 +79,124 @@ def mlp(layers: list[Params], x: Any, xp: Any = jnp) -> Any:
     return x @ layers[-1]["w"] + layers[-1]["b"]
 
 
+def _conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
+    return math.ceil(size / stride) if padding == "SAME" else (size - kernel) // stride + 1
+
+
+def init_cnn(key: jax.Array, image_hwc: tuple[int, int, int], architecture: str) -> Params:
+    """A CNN for images of shape (H, W, C), orthogonal init with gain sqrt(2) (ReLU layers)."""
+    if architecture not in CNNS:
+        raise ValueError(f"unknown cnn {architecture!r}; choose one of: {', '.join(CNNS)}")
+    arch = CNNS[architecture]
+    h, w, channels = image_hwc
+    keys = jax.random.split(key, len(arch.convs) + 1)
+    convs = []
+    for k, (out, kernel, stride) in zip(keys, arch.convs, strict=False):
+        h = _conv_output_size(h, kernel, stride, arch.padding)
+        w = _conv_output_size(w, kernel, stride, arch.padding)
+        if h < 1 or w < 1:
+            raise ValueError(
+                f"images of {image_hwc[0]}x{image_hwc[1]} pixels are too small for the {architecture!r} CNN; "
+                "use cnn='small' (or larger images)"
+            )
+        init = jax.nn.initializers.orthogonal(scale=math.sqrt(2.0), column_axis=-1)
+        kernel_w = init(k, (kernel, kernel, channels, out), jnp.float32)
+        convs.append(Conv(kernel_w, jnp.zeros((out,), jnp.float32), stride, arch.padding))
+        channels = out
+    dense = _dense(keys[-1], h * w * channels, arch.dense, math.sqrt(2.0))
+    return {"convs": convs, "dense": dense}
+
+
+def cnn(params: Params, image: jax.Array) -> jax.Array:
+    """Features [..., F] of uint8 images [..., H, W, C], scaled to [0, 1] first."""
+    lead = image.shape[:-3]
+    x = image.reshape(-1, *image.shape[-3:]).astype(jnp.float32) / 255.0
+    for conv in params["convs"]:
+        x = jax.lax.conv_general_dilated(
+            x, conv.w, (conv.stride, conv.stride), conv.padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        x = jax.nn.relu(x + conv.b)
+    x = x.reshape(x.shape[0], -1)
+    x = jax.nn.relu(x @ params["dense"]["w"] + params["dense"]["b"])
+    return x.reshape(*lead, x.shape[-1])
+
+
+def _input_size(key: jax.Array, obs: int | ObservationSpec, cnn_name: str) -> tuple[int, Params]:
+    """(MLP input width, {"cnn": ...} if the observation holds an image)."""
+    if isinstance(obs, int):
+        return obs, {}
+    if obs.image is None:
+        return obs.vector_dim, {}
+    encoder = init_cnn(key, obs.image.shape, cnn_name)
+    return obs.vector_dim + CNNS[cnn_name].dense, {"cnn": encoder}
+
+
+def features(params: Params, obs: Any, xp: Any = jnp) -> Any:
+    """The MLP's input: the observation vector, or [CNN(image), vector] for an observation dict."""
+    if not isinstance(obs, dict):
+        return obs
+    if "cnn" not in params:
+        return obs[VECTOR]
+    parts = [cnn(params["cnn"], obs[IMAGE])]
+    if VECTOR in obs:
+        parts.append(obs[VECTOR])
+    return jnp.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+
+
 def init_actor(
-    key: jax.Array, obs_dim: int, hidden: tuple[int, ...], dist: Distribution, log_std_init: float
+    key: jax.Array,
+    obs: int | ObservationSpec,
+    hidden: tuple[int, ...],
+    dist: Distribution,
+    log_std_init: float,
+    cnn_name: str = "nature",
 ) -> Params:
-    if isinstance(dist, DiagGaussian):
-        out = dist.action_dim
-    elif isinstance(dist, Categorical):
-        out = dist.num_actions
-    else:
-        raise TypeError(f"unsupported distribution {dist!r}")
-    params: Params = {"mlp": init_mlp(key, [obs_dim, *hidden, out], head_gain=0.01)}
+    """Actor for `obs` (a vector size, or an ObservationSpec); the head outputs dist's parameters."""
+    cnn_key, mlp_key = jax.random.split(key)
+    n_in, params = _input_size(cnn_key, obs, cnn_name)
+    params["mlp"] = init_mlp(mlp_key, [n_in, *hidden, dist.num_outputs], head_gain=0.01)
     if isinstance(dist, DiagGaussian):
         params["log_std"] = jnp.full((dist.action_dim,), log_std_init, jnp.float32)
     return params
 
 
-def init_critic(key: jax.Array, obs_dim: int, hidden: tuple[int, ...]) -> Params:
-    return {"mlp": init_mlp(key, [obs_dim, *hidden, 1], head_gain=1.0)}
+def init_critic(
+    key: jax.Array, obs: int | ObservationSpec, hidden: tuple[int, ...], cnn_name: str = "nature"
+) -> Params:
+    cnn_key, mlp_key = jax.random.split(key)
+    n_in, params = _input_size(cnn_key, obs, cnn_name)
+    params["mlp"] = init_mlp(mlp_key, [n_in, *hidden, 1], head_gain=1.0)
+    return params
 
 
 def actor_forward(params: Params, obs: Any, xp: Any = jnp) -> Any:
     """Distribution parameters for a batch of (normalised) observations."""
-    out = mlp(params["mlp"], obs, xp)
+    out = mlp(params["mlp"], features(params, obs, xp), xp)
     if "log_std" in params:
         return (out, params["log_std"])
     return out
 
 
 def critic_forward(params: Params, obs: Any, xp: Any = jnp) -> Any:
-    return mlp(params["mlp"], obs, xp)[..., 0]
+    return mlp(params["mlp"], features(params, obs, xp), xp)[..., 0]
 
 
 def to_numpy(params: Params) -> Params:
     """A float32 NumPy copy of a parameter pytree, for acting without JAX."""
     return jax.tree.map(lambda a: np.asarray(a, dtype=np.float32), params)
+
+
+_jitted_actor_forward = jax.jit(actor_forward)
+
+
+def to_acting(actor: Params) -> Params:
+    """The actor's parameters for acting: a NumPy copy for MLP actors (no framework call per
+    env step); JAX arrays kept on the device for CNN actors, which act through one jitted call."""
+    return actor if "cnn" in actor else to_numpy(actor)
+
+
+def acting_forward(acting_params: Params, obs: Any) -> Any:
+    """Distribution parameters as NumPy arrays, for a batch of normalised observations."""
+    if "cnn" in acting_params:
+        return jax.tree.map(np.asarray, _jitted_actor_forward(acting_params, obs))
+    return actor_forward(acting_params, obs, np)

@@ -1,8 +1,16 @@
-"""Running observation normalisation: exact mean and variance over every observation seen."""
+"""Running observation normalisation: exact mean and variance over every observation seen.
+
+Only the "vector" part of an observation dict is normalised; images pass through unchanged
+(the network scales them to [0, 1]).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from trpo.observations import VECTOR
 
 
 class RunningMeanStd:
@@ -49,10 +57,11 @@ class ObservationNormalizer:
     """Normalises with frozen statistics; `update` folds in a batch of raw observations.
 
     Disabled normalisation is the identity (still clipped to +-clip for safety only when enabled).
+    Works on vectors [..., D] and on observation dicts (their "vector" part only).
     """
 
     def __init__(self, obs_dim: int, enabled: bool, clip: float):
-        self.enabled = enabled
+        self.enabled = enabled and obs_dim > 0
         self.clip = np.float32(clip)
         self.stats = RunningMeanStd((obs_dim,))
         self._refresh()
@@ -60,12 +69,19 @@ class ObservationNormalizer:
     def _refresh(self) -> None:
         self.shift, self.multiplier = self.stats.scale()
 
-    def update(self, raw_obs: np.ndarray) -> None:
+    def update(self, raw_obs: Any) -> None:
         if self.enabled:
-            self.stats.update(raw_obs)
+            self.stats.update(raw_obs[VECTOR] if isinstance(raw_obs, dict) else raw_obs)
             self._refresh()
 
-    def __call__(self, raw_obs: np.ndarray) -> np.ndarray:
+    def __call__(self, raw_obs: Any) -> Any:
+        if isinstance(raw_obs, dict):
+            if VECTOR not in raw_obs:
+                return raw_obs
+            return {**raw_obs, VECTOR: self._normalize(raw_obs[VECTOR])}
+        return self._normalize(raw_obs)
+
+    def _normalize(self, raw_obs: np.ndarray) -> np.ndarray:
         if not self.enabled:
             return np.asarray(raw_obs, np.float32)
         return np.clip((raw_obs - self.shift) * self.multiplier, -self.clip, self.clip).astype(np.float32, copy=False)

@@ -17,6 +17,8 @@ from trpo.config import ConfigError
 
 AUTO = "auto"
 NONE = "none"
+ATARI = "atari"
+"""the preset of every ALE/ id that has none of its own"""
 
 
 def _folder() -> Path:
@@ -45,12 +47,15 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def resolve(preset: str, env_id: str) -> tuple[dict[str, Any], str | None]:
-    """Config values for `--preset`: "auto" (the env's preset if one exists), "none", a shipped
-    preset name, or a path to a YAML file. Returns (values, where they came from)."""
+    """Config values for `--preset`: "auto" (the env's preset if one exists, else the Atari
+    preset for ALE/ ids), "none", a shipped preset name, or a path to a YAML file.
+    Returns (values, where they came from)."""
     if preset == NONE:
         return {}, None
     if preset == AUTO:
         path = preset_path(env_id)
+        if not path.exists() and env_id.startswith("ALE/"):
+            path = preset_path(ATARI)
         return (read_yaml(path), path.name) if path.exists() else ({}, None)
     if preset in available():
         path = preset_path(preset)

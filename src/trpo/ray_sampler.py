@@ -68,7 +68,7 @@ class SamplerWorker:
         per_worker = config.num_envs // config.workers
         self.offset = group * per_worker
         envs = SyncVectorEnv([env_factory] * per_worker, name=env_name)
-        self.normalizer = ObservationNormalizer(envs.obs_dim, config.normalize_obs, config.obs_clip)
+        self.normalizer = ObservationNormalizer(envs.obs_spec.vector_dim, config.normalize_obs, config.obs_clip)
         self.sampler = Sampler(
             envs,
             self.normalizer,
@@ -108,12 +108,14 @@ class SamplerWorker:
 
 def join_parts(parts: Sequence[Batch]) -> Batch:
     """Worker batches [T, K, ...] side by side along the env axis: [T, workers * K, ...]."""
-    return Batch(
-        *(
-            np.concatenate(fields, axis=0 if name == "last_obs" else 1)
-            for name, fields in zip(Batch._fields, zip(*parts, strict=True), strict=True)
-        )
-    )
+
+    def join(name: str, fields: Sequence[Any]) -> Any:
+        axis = 0 if name == "last_obs" else 1
+        if isinstance(fields[0], dict):  # observation dicts: join each part
+            return {k: np.concatenate([f[k] for f in fields], axis=axis) for k in fields[0]}
+        return np.concatenate(fields, axis=axis)
+
+    return Batch(*(join(name, fields) for name, fields in zip(Batch._fields, zip(*parts, strict=True), strict=True)))
 
 
 class RaySampler:

@@ -2,7 +2,11 @@
 
 Acting is one NumPy forward of the actor per env group: a 64x64 MLP costs a few
 microseconds there, against tens for a jitted JAX call, and it is the per-step cost that
-decides speed on cheap simulators.
+decides speed on cheap simulators. Actors with a CNN (image observations) run one jitted JAX
+call per env group instead, where the convolutions dominate (networks.acting_forward).
+
+Observations are dicts of arrays ({"vector": [..., D], "image": [..., H, W, C]}), written by
+the env's ObservationSpec (trpo.observations).
 
 Seeding. The envs are split into equal, contiguous groups (one per Ray worker; a single group
 by default). Env i resets first with seed + i; group g draws its action noise from its own
@@ -21,8 +25,9 @@ import numpy as np
 
 from trpo.acting import RolloutActor
 from trpo.distributions import Distribution
-from trpo.networks import actor_forward
+from trpo.networks import acting_forward
 from trpo.normalization import ObservationNormalizer
+from trpo.observations import Observation, copy, parts, tree_index
 from trpo.vec import VectorEnv
 
 
@@ -30,15 +35,15 @@ class Batch(NamedTuple):
     """Transitions of one iteration, time-major [T, N, ...]. The sampler returns observations as
     the env gave them; the learner receives them normalised."""
 
-    obs: np.ndarray
+    obs: Observation
     actions: np.ndarray
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
-    final_obs: np.ndarray
+    final_obs: Observation
     """observation at which an episode was truncated (valid where truncated, else 0)"""
-    last_obs: np.ndarray
-    """[N, D] observation after the last step, for the bootstrap at the batch end"""
+    last_obs: Observation
+    """[N, ...] observation after the last step, for the bootstrap at the batch end"""
 
 
 def noise_stream(seed: int, group: int, restart: int = 0) -> np.random.Generator:
@@ -66,22 +71,22 @@ class Sampler:
         self.normalizer = normalizer
         self.n_steps = n_steps
         self.rngs = list(rngs) if rngs is not None else [noise_stream(seed, 0)]
-        n, d = envs.num_envs, envs.obs_dim
+        n, spec = envs.num_envs, envs.obs_spec
         if n % len(self.rngs):
             raise ValueError(f"{n} envs cannot be split into {len(self.rngs)} equal groups")
         size = n // len(self.rngs)
         self._groups = [slice(g * size, (g + 1) * size) for g in range(len(self.rngs))]
-        self.obs = envs.reset(seed=seed if reset_seed is None else reset_seed).copy()
+        self.obs = copy(envs.reset(seed=seed if reset_seed is None else reset_seed))
         action_shape = envs.action_space.shape
         action_dtype = np.float32 if np.issubdtype(envs.action_space.dtype, np.floating) else np.int64
         self._buffers = Batch(
-            obs=np.zeros((n_steps, n, d), np.float32),
+            obs=spec.allocate(n_steps, n),
             actions=np.zeros((n_steps, n, *action_shape), action_dtype),
             rewards=np.zeros((n_steps, n), np.float32),
             terminated=np.zeros((n_steps, n), bool),
             truncated=np.zeros((n_steps, n), bool),
-            final_obs=np.zeros((n_steps, n, d), np.float32),
-            last_obs=np.zeros((n, d), np.float32),
+            final_obs=spec.allocate(n_steps, n),
+            last_obs=spec.allocate(n),
         )
 
     @property
@@ -103,15 +108,18 @@ class Sampler:
         for rng, state in zip(self.rngs, states, strict=True):
             rng.bit_generator.state = state
 
-    def act(self, actor_np: Any, raw_obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+    def act(self, actor_np: Any, raw_obs: Observation, deterministic: bool = False) -> np.ndarray:
+        """`actor_np`: the actor as networks.to_acting gives it."""
         if len(self.rngs) == 1:
-            params = actor_forward(actor_np, self.normalizer(raw_obs), np)
+            params = acting_forward(actor_np, self.normalizer(raw_obs))
             return self.dist.sample_numpy(self.rng, params, deterministic)
         # One forward per group on exactly the rows a worker owning that group would see, so
         # the numbers match a Ray run bit for bit.
         return np.concatenate(
             [
-                self.dist.sample_numpy(rng, actor_forward(actor_np, self.normalizer(raw_obs[rows]), np), deterministic)
+                self.dist.sample_numpy(
+                    rng, acting_forward(actor_np, self.normalizer(tree_index(raw_obs, rows))), deterministic
+                )
                 for rng, rows in zip(self.rngs, self._groups, strict=True)
             ]
         )
@@ -121,26 +129,34 @@ class Sampler:
         reused by the next call. `check_stop`, called after every env step, may raise to abandon
         the batch (see trpo.interrupt)."""
         b = self._buffers
-        b.final_obs.fill(0.0)
+        # (buffer, current) array pairs: one for vector observations, one per part with an image.
+        obs_parts = list(zip(parts(b.obs), parts(self.obs), strict=True))
+        final_parts = list(zip(parts(b.final_obs), parts(b.last_obs), strict=True))
+        for part, _ in final_parts:
+            part.fill(0)
         envs, groups = self.envs, self._groups
         # One actor per env group, on that group's rows and noise stream, as in act().
         actors = [
             RolloutActor(actor_np, self.dist, self.normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
             for rng, rows in zip(self.rngs, groups, strict=True)
         ]
-        obs = self.obs
+        single = len(groups) == 1
         for t in range(self.n_steps):
-            b.obs[t] = obs
+            for buffer, current in obs_parts:
+                buffer[t] = current
             for actor, rows in zip(actors, groups, strict=True):
-                actor.act(t, obs[rows], out=b.actions[t, rows])
+                actor.act(t, self.obs if single else tree_index(self.obs, rows), out=b.actions[t, rows])
             obs, b.rewards[t], b.terminated[t], truncated, final_obs = envs.step(b.actions[t])
             b.truncated[t] = truncated
             if truncated.any():
-                b.final_obs[t, truncated] = final_obs[truncated]
+                for (buffer, _), final in zip(final_parts, parts(final_obs), strict=True):
+                    buffer[t, truncated] = final[truncated]
+            for (_, current), new in zip(obs_parts, parts(obs), strict=True):
+                current[:] = new
             if check_stop is not None:
                 check_stop()
-        self.obs[:] = obs
-        b.last_obs[:] = obs
+        for (_, last), (_, current) in zip(final_parts, obs_parts, strict=True):
+            last[:] = current
         return b
 
     def metrics(self) -> dict[str, float]:

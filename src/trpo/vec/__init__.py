@@ -1,6 +1,6 @@
 """Vector-env backends. Every backend keeps SyncVectorEnv's contract (see trpo.envs):
 
-- attributes num_envs, observation_space, action_space, distribution, obs_dim, finished_episodes;
+- attributes num_envs, observation_space, action_space, distribution, obs_dim, obs_spec, finished_episodes;
 - reset(seed) -> obs [N, D] float32;
 - step(actions) -> (obs, rewards, terminated, truncated, final_obs), arrays owned by the backend,
   with same-step autoreset: where an episode ended, obs is the first observation of the next
@@ -22,6 +22,7 @@ import numpy as np
 from trpo.config import VEC_BACKENDS as BACKENDS
 from trpo.distributions import Distribution
 from trpo.envs import EnvError, EnvFactory, SyncVectorEnv, env_factory
+from trpo.observations import ObservationSpec
 
 
 class VectorEnv(Protocol):
@@ -29,6 +30,7 @@ class VectorEnv(Protocol):
 
     num_envs: int
     obs_dim: int
+    obs_spec: ObservationSpec
     observation_space: gym.Space
     action_space: gym.Space
     distribution: Distribution

@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.envs import EnvError, action_distribution, check_finite, observation_dim
+from trpo.envs import EnvError, action_distribution, check_finite, observation_dim, observation_spec
 
 
 def _import_envpool() -> Any:
@@ -37,6 +37,7 @@ class EnvPoolVectorEnv:
         self.action_space = self._pool.action_space
         self.distribution = action_distribution(self.action_space)
         self.obs_dim = observation_dim(self.observation_space)
+        self.obs_spec = observation_spec(self.observation_space)
         self.num_envs = num_envs
         n, d = num_envs, self.obs_dim
         self._obs = np.zeros((n, d), np.float32)

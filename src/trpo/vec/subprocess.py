@@ -16,7 +16,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from trpo.envs import EnvError, EnvFactory, EnvFault, action_distribution, check_finite, make_one, observation_dim
+from trpo.envs import (
+    EnvError,
+    EnvFactory,
+    EnvFault,
+    action_distribution,
+    check_finite,
+    make_one,
+    observation_dim,
+    observation_spec,
+)
 
 
 class AsyncVectorEnv:
@@ -28,6 +37,7 @@ class AsyncVectorEnv:
         probe.close()
         self.distribution = action_distribution(self.action_space)
         self.obs_dim = observation_dim(self.observation_space)
+        self.obs_spec = observation_spec(self.observation_space)
         self.num_envs = len(factories)
         try:
             # "spawn": the parent holds JAX's threads, which fork() would copy in a broken state.
