@@ -186,11 +186,15 @@ def _truncate_metrics(path: Path, global_step: int) -> None:
 
 
 def collect(env_id: str, seeds: list[int], steps: int, out: Path) -> list[dict[str, Any]]:
+    """The evals of the runs made with the env's current preset (a run of an older preset is
+    stale: it is redone by the next run, and not reported)."""
     records = []
     for seed in seeds:
         path = eval_path(out / env_id / f"seed{seed}", steps)
         if path.exists():
-            records.append(json.loads(path.read_text()))
+            record = json.loads(path.read_text())
+            if same_config(record["config"], run_config(env_id, seed)):
+                records.append(record)
     return records
 
 
@@ -233,9 +237,7 @@ def results_table(envs: list[str], seeds: list[int], out: Path) -> tuple[str, li
 def plot_curves(env_id: str, seeds: list[int], out: Path, image: Path) -> str | None:
     """Learning-curve PNG of the env's finished runs by `trpo plot` (mean ± std over seeds of the
     training episode return). Returns the command, or None when no run has finished."""
-    runs = [
-        out / env_id / f"seed{s}" for s in seeds if eval_path(out / env_id / f"seed{s}", BUDGETS[env_id][0]).exists()
-    ]
+    runs = [out / env_id / f"seed{r['seed']}" for r in collect(env_id, seeds, BUDGETS[env_id][0], out)]
     if not runs:
         return None
     command = [str(Path(sys.executable).parent / "trpo"), "plot", *map(str, runs), "--out", str(image)]

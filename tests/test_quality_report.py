@@ -58,6 +58,14 @@ def test_table_gives_mean_and_population_std_over_seeds_and_the_target(tmp_path)
     assert lines == ["- Hopper-v5: 3500.0 ± 374.2 vs target 3372: yes"]
 
 
+def test_a_run_of_an_older_preset_is_not_reported(tmp_path):
+    config = quality.run_config("Hopper-v5", 0)
+    write_eval(tmp_path, "Hopper-v5", 0, 1_000_000, 3000.0, config)
+    write_eval(tmp_path, "Hopper-v5", 1, 1_000_000, 9999.0, {**quality.run_config("Hopper-v5", 1), "max_kl": 0.5})
+    _, lines = quality.results_table(["Hopper-v5"], [0, 1], tmp_path)
+    assert lines == ["- Hopper-v5: 3000.0 ± 0.0 vs target 3372: no (only 1 seed of 2 finished)"]
+
+
 def test_eval_episodes_below_ten_are_refused():
     with pytest.raises(SystemExit):
         quality.main(["--eval-episodes", "5", "--report-only"])
