@@ -8,7 +8,9 @@
 - render(), close().
 
 Backends: "sync" (this process, gymnasium envs), "async" (one subprocess per env, for slow
-simulators), "envpool" (EnvPool's C++ envs, for registered EnvPool ids; optional extra).
+simulators), "envpool" (EnvPool's C++ envs, for registered EnvPool ids; optional extra). All three
+subclass trpo.envs.VectorEnvBase, which holds the arrays, the action clipping and the episode
+bookkeeping; each backend only resets and steps its envs its own way.
 """
 
 from __future__ import annotations
