@@ -53,3 +53,11 @@ def test_appending_keeps_the_existing_header(tmp_path):
     second.write({"global_step": 2, "b": 4.0, "a": 3.0, "new": 9.0})
     second.close()
     assert (tmp_path / "metrics.csv").read_text().splitlines() == ["global_step,a,b", "1,1.0,2.0", "2,3.0,4.0"]
+
+
+def test_documented_columns_come_first_in_their_order_whatever_the_dicts_order(tmp_path):
+    logger = Logger(tmp_path, tensorboard=False)
+    logger.write({"train/kl": 0.01, "time/ray_wait_s": 0.5, "global_step": 8, "rollout/episodes": 2.0})
+    logger.close()
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
+    assert header == "global_step,rollout/episodes,train/kl,time/ray_wait_s"

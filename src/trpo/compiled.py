@@ -26,6 +26,7 @@ from trpo import learner
 from trpo.config import TRPOConfig
 from trpo.jax_envs import JaxEnv
 from trpo.learner import Batch, LearnerState
+from trpo.logger import METRIC_COLUMNS
 from trpo.networks import actor_forward
 
 RECENT_EPISODES = 100
@@ -122,20 +123,11 @@ class Rollout(NamedTuple):
 
 
 METRIC_NAMES = (
-    "rollout/ep_return_mean",
-    "rollout/ep_len_mean",
-    "rollout/episodes",
-    "train/kl",
-    "train/surrogate_gain",
-    "train/step_fraction",
-    "train/line_search_accepted",
-    "train/cg_residual",
-    "train/entropy",
+    *(name for name in METRIC_COLUMNS if name.startswith(("rollout/", "train/")) and name != "train/skipped_updates"),
     "train/skipped",
-    "train/value_loss",
-    "train/explained_variance",
 )
-"""per-iteration metrics computed inside the program (the host adds step counts and timings)"""
+"""per-iteration metrics computed inside the program: metrics.csv's columns but the step counts and
+timings, which the host adds, and its running train/skipped_updates, which it sums from train/skipped"""
 
 
 @dataclass(frozen=True, eq=False)

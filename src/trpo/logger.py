@@ -1,7 +1,7 @@
 """Metrics out: one CSV row and one set of TensorBoard scalars per iteration.
 
-Every key is defined in docs/metrics.md. The CSV's columns are fixed by the first row written
-(or by the existing header when a resumed run appends).
+Every key is defined in docs/metrics.md. The CSV's columns are fixed by the first row written,
+in METRIC_COLUMNS' order then any others (or by the existing header when a resumed run appends).
 """
 
 from __future__ import annotations
@@ -15,6 +15,29 @@ from trpo.checkpoint import write_atomic
 
 METRICS_CSV = "metrics.csv"
 HPARAM_METRICS = ("rollout/ep_return_mean", "train/kl", "train/explained_variance")
+METRIC_COLUMNS = (
+    "global_step",
+    "iteration",
+    "time/sps",
+    "time/rollout_s",
+    "time/update_s",
+    "time/compile_s",
+    "rollout/ep_return_mean",
+    "rollout/ep_len_mean",
+    "rollout/episodes",
+    "train/kl",
+    "train/surrogate_gain",
+    "train/step_fraction",
+    "train/line_search_accepted",
+    "train/cg_residual",
+    "train/entropy",
+    "train/skipped_updates",
+    "train/value_loss",
+    "train/explained_variance",
+)
+"""metrics.csv's columns, in the order of docs/metrics.md: the Gymnasium and the compiled path both
+log exactly these (tests hold them to it; the Ray sampler adds its own after them), and
+compiled.METRIC_NAMES is taken from it"""
 
 
 class Logger:
@@ -50,7 +73,8 @@ class Logger:
     def write(self, metrics: dict[str, float]) -> None:
         """Append one row; `metrics` must hold global_step."""
         if self.columns is None:
-            self.columns = list(metrics)
+            # The documented order, whatever order the caller's dict has (jitted stages return theirs sorted).
+            self.columns = [k for k in METRIC_COLUMNS if k in metrics] + [k for k in metrics if k not in METRIC_COLUMNS]
         if self._writer is None:
             self._writer = csv.DictWriter(self._csv, fieldnames=self.columns, extrasaction="ignore")
             if self._csv.tell() == 0:
