@@ -65,6 +65,9 @@ for _name, _kwargs in {
     "InfObs-v0": {"fault": "inf_obs", "at_step": 77},
     "Raises-v0": {"fault": "raise", "at_step": 100},
     "Healthy-v0": {},
+    # Instance 2 fails: with --num-envs 2 that is the env made fresh for the evaluation.
+    "EvalRaises-v0": {"fault": "raise", "at_step": 30, "fail_instance": 2},
+    "EvalInfObs-v0": {"fault": "inf_obs", "at_step": 30, "fail_instance": 2},
 }.items():
     gym.register(f"faulty/{_name}", entry_point=FaultyEnv, kwargs=_kwargs)
 gym.register("faulty/TextObs-v0", entry_point=TextObservationEnv)

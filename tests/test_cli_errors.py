@@ -103,6 +103,28 @@ def test_env_fault_stops_with_the_env_and_step_after_saving_a_checkpoint(tmp_pat
         assert load(run / "checkpoints")[1]["global_step"] == 128
 
 
+def test_env_fault_in_the_final_evaluation_keeps_the_training_and_names_trpo_eval(tmp_path):
+    # Instances 0 and 1 of faulty/EvalRaises-v0 are the 2 training envs; instance 2, made fresh
+    # for the evaluation (in `trpo train` and again in `trpo eval`), raises at its step 30.
+    run, env = tmp_path / "run", "faulty_envs:faulty/EvalRaises-v0"
+    common = ["--num-envs", 2, "--n-steps", 64, "--critic-minibatch", 64, "--hidden-sizes", 8, "--quiet"]
+    fault = f"error: env {env} raised RuntimeError in step() in evaluation episode 1 at its step 30: simulator exploded"
+    code, out, err = finish(start("train", env, "--total-steps", 128, "--run-dir", run, *common))
+    assert code == 1, err
+    assert fault in err and "Traceback" not in err
+    assert f"training finished: the checkpoint at step 128 ({run / 'checkpoints' / 'latest'}) and metrics.csv" in err
+    assert f"Evaluate again with: trpo eval {run}" in err
+    assert load(run / "checkpoints")[1]["global_step"] == 128
+    assert len((run / "metrics.csv").read_text().splitlines()) == 2  # the header and the one iteration (2 x 64 steps)
+    assert not (run / "summary.json").exists()
+
+    code, out, err = finish(start("eval", run, "--episodes", 2))
+    assert code == 1, err
+    assert fault in err and "Traceback" not in err
+    assert "the run's checkpoint is unchanged and no eval.json was written" in err
+    assert not (run / "eval.json").exists()
+
+
 def wait_for(path, process, timeout=120):
     deadline = time.monotonic() + timeout
     while not path.exists():

@@ -4,8 +4,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from faulty_envs import FaultyEnv
 from trpo import TRPO, TRPOConfig
-from trpo.envs import EnvError
+from trpo.envs import EnvError, EnvFault
 from trpo.evaluation import play_episodes, with_video
 
 
@@ -32,6 +33,38 @@ def test_play_episodes_sums_whole_episodes_with_seeded_resets():
     assert result["returns"] == [8.0, 10.0, 6.0]
     assert result["mean"] == 8.0
     assert result["std"] == pytest.approx(np.sqrt(8 / 3))  # population std of 8, 10, 6
+
+
+def faulty(fault, dict_obs=False):
+    """FaultyEnv failing at step 57 of its life: step 7 of episode 2 (episodes are 50 steps). With
+    `dict_obs`, observations are {"count": int, "parts": (Box,)}, so the check must look inside."""
+    env = FaultyEnv(fault, at_step=57)
+    env.fails = fault != "none"
+    if not dict_obs:
+        return env
+    space = gym.spaces.Dict({"count": gym.spaces.Discrete(5), "parts": gym.spaces.Tuple((env.observation_space,))})
+    return gym.wrappers.TransformObservation(env, lambda obs: {"count": 3, "parts": (obs,)}, space)
+
+
+@pytest.mark.parametrize(
+    ("fault", "dict_obs", "message"),
+    [
+        ("raise", False, r"env faulty raised RuntimeError in step\(\) in evaluation episode 2 at its step 7: simul"),
+        ("nan_reward", False, r"env faulty returned a non-finite reward \(nan\) in evaluation episode 2 at its step 7"),
+        ("inf_obs", False, r"env faulty returned a non-finite observation \(inf\) in evaluation episode 2 at its step"),
+        ("inf_obs", True, r"env faulty returned a non-finite observation \(inf\) in evaluation episode 2 at its step"),
+    ],
+)
+def test_an_env_fault_stops_the_evaluation_naming_the_env_episode_and_step(fault, dict_obs, message):
+    with pytest.raises(EnvFault, match=message) as error:
+        play_episodes(faulty(fault, dict_obs), lambda obs: 1, episodes=3, seed=0, name="faulty")
+    if fault == "raise":
+        assert isinstance(error.value.__cause__, RuntimeError)  # the env's own exception, for Python callers
+
+
+def test_healthy_dict_observations_play_through():
+    result = play_episodes(faulty("none", dict_obs=True), lambda obs: 1, episodes=2, seed=0)
+    assert result["lengths"] == [50, 50] and result["returns"] == [50.0, 50.0]
 
 
 def test_video_needs_an_rgb_env():

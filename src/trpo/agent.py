@@ -223,14 +223,15 @@ class TRPO:
         return {mean, std, episodes, returns, lengths} of the raw, undiscounted returns.
         Stochastic evaluation draws from its own generator seeded with `seed`, so it is
         repeatable and leaves training's random stream alone. With `video_dir`, every episode
-        is recorded as an MP4 there (needs `pip install 'trpo[video]'`)."""
+        is recorded as an MP4 there (needs `pip install 'trpo[video]'`). An env that raises or
+        returns a NaN or infinite observation or reward stops it with an EnvFault."""
         if video_dir is None:
             env = make_one(self.eval_env_factory, self.env_id)
         else:
             env = with_video(make_one(render_factory(self._env, self.make_kwargs), self.env_id), Path(video_dir))
         rng = np.random.default_rng(seed)
         try:
-            return play_episodes(env, lambda obs: self.act(obs, deterministic, rng), episodes, seed)
+            return play_episodes(env, lambda obs: self.act(obs, deterministic, rng), episodes, seed, self.env_id)
         finally:
             env.close()
 

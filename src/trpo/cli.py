@@ -24,7 +24,7 @@ from trpo import presets
 from trpo.checkpoint import CheckpointError
 from trpo.config import ConfigError, TRPOConfig
 from trpo.envs import EnvError, EnvFault
-from trpo.evaluation import DEFAULT_EVAL_SEED, evaluate_run
+from trpo.evaluation import DEFAULT_EVAL_SEED, EvaluationFault, evaluate_run
 from trpo.interrupt import TrainingInterrupted
 from trpo.jax_envs import is_jax_env_id
 from trpo.plot import DEFAULT_METRIC, PlotError, plot_runs
@@ -295,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except EnvFault as fault:
         err.print(f"[red]error:[/] {escape(str(fault))}\n{escape(resume_hint(fault))}")
+        return 1
+    except EvaluationFault as fault:
+        err.print(f"[red]error:[/] {escape(str(fault))}")
         return 1
     except TrainingInterrupted as stop:
         err.print(f"[yellow]{stop}[/]: {escape(resume_hint(stop))}")

@@ -46,6 +46,18 @@ class EnvFault(RuntimeError):
         self.env_step = env_step
 
 
+def raised_fault(error: Exception, env: str, method: str, when: str, env_index: int, env_step: int) -> EnvFault:
+    """The EnvFault for an exception the env's own code raised: which env, in which call, when,
+    and the line of the env's code that raised it."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return EnvFault(
+        f"env {env} raised {type(error).__name__} in {method}() {when}: {error} "
+        f"(raised at {frame.filename}:{frame.lineno})",
+        env_index,
+        env_step,
+    )
+
+
 def check_finite(name: str, env_steps: int, rewards: np.ndarray, obs: Any, final_obs: Any) -> None:
     """A NaN or infinite observation or reward would silently poison the normaliser and the
     update: every vector-env backend calls this after each step, to stop at the step where one
@@ -285,13 +297,8 @@ class SyncVectorEnv(VectorEnvBase):
         try:
             return method(*args, **kwargs)
         except Exception as error:
-            frame = traceback.extract_tb(error.__traceback__)[-1]
-            where = f"env {self.name} (index {i}) raised {type(error).__name__} in {method.__name__}()"
-            raise EnvFault(
-                f"{where} at its step {self.env_steps}: {error} (raised at {frame.filename}:{frame.lineno})",
-                i,
-                self.env_steps,
-            ) from error
+            when = f"at its step {self.env_steps}"
+            raise raised_fault(error, f"{self.name} (index {i})", method.__name__, when, i, self.env_steps) from error
 
     def render(self) -> Any:
         return self.envs[0].render()

@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.envs import EnvError, env_factory
+from trpo.envs import EnvError, EnvFault, env_factory, raised_fault
 
 EVAL_JSON = "eval.json"
 DEFAULT_EVAL_SEED = 10_000
@@ -22,19 +22,28 @@ DEFAULT_EVAL_SEED = 10_000
 Act = Callable[[np.ndarray], np.ndarray]
 
 
-def play_episodes(env: gym.Env, act: Act, episodes: int, seed: int) -> dict[str, Any]:
+class EvaluationFault(RuntimeError):
+    """The env failed (an EnvFault, or an EnvError making it) while a saved policy was evaluated:
+    at the end of `trpo train`, or in `trpo eval`. The message says what is still saved and how to
+    evaluate again; the CLI exits with status 1, as for a fault during training."""
+
+
+def play_episodes(env: gym.Env, act: Act, episodes: int, seed: int, name: str = "env") -> dict[str, Any]:
     """Play `episodes` episodes (episode i reset with seed + i) and return
-    {mean, std, episodes, returns, lengths}."""
+    {mean, std, episodes, returns, lengths}. An env that raises, or returns a NaN or infinite
+    observation or reward, stops it with an EnvFault naming `name`, the episode and the step."""
     if episodes <= 0:
         raise ValueError(f"episodes={episodes} is invalid: must be a positive integer")
     returns, lengths = [], []
     for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
+        obs, _ = _call(env, name, i, 0, "reset", seed=seed + i)
+        _check_finite(name, i, 0, obs, 0.0)
         total, length, done = 0.0, 0, False
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
+            obs, reward, terminated, truncated, _ = _call(env, name, i, length + 1, "step", act(obs))
             total += float(reward)
             length += 1
+            _check_finite(name, i, length, obs, reward)
             done = terminated or truncated
         returns.append(total)
         lengths.append(length)
@@ -45,6 +54,40 @@ def play_episodes(env: gym.Env, act: Act, episodes: int, seed: int) -> dict[str,
         "returns": returns,
         "lengths": lengths,
     }
+
+
+def _call(env: gym.Env, name: str, episode: int, step: int, method: str, *args: Any, **kwargs: Any) -> Any:
+    """env.reset / env.step, turning any exception into an EnvFault that names the env and when."""
+    try:
+        return getattr(env, method)(*args, **kwargs)
+    except Exception as error:
+        when = f"in evaluation episode {episode + 1} at its step {step}"
+        raise raised_fault(error, name, method, when, 0, step) from error
+
+
+def _check_finite(name: str, episode: int, step: int, obs: Any, reward: Any) -> None:
+    for what, value in (("observation", obs), ("reward", reward)):
+        bad = _first_non_finite(value)
+        if bad is not None:
+            raise EnvFault(
+                f"env {name} returned a non-finite {what} ({bad}) in evaluation episode {episode + 1} at its step "
+                f"{step}. Fix the env, or wrap it to clip or replace such values",
+                0,
+                step,
+            )
+
+
+def _first_non_finite(value: Any) -> float | None:
+    """The first NaN or infinity in a raw observation or reward (an array or number, or a dict
+    or tuple of them), else None. Only floats can hold one (image parts are integers)."""
+    if isinstance(value, dict):
+        value = tuple(value.values())
+    if isinstance(value, tuple):
+        return next((bad for part in value if (bad := _first_non_finite(part)) is not None), None)
+    array = np.asarray(value)
+    if array.dtype.kind != "f" or np.isfinite(array).all():
+        return None
+    return float(array[~np.isfinite(array)][0])
 
 
 def render_factory(env: str | Callable[[], gym.Env], make_kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
@@ -85,6 +128,11 @@ def evaluate_run(
     agent = TRPO.load(run_dir / CHECKPOINTS)
     try:
         result = agent.evaluate(episodes, seed=seed, deterministic=deterministic, video_dir=video_dir)
+    except EnvFault as fault:
+        raise EvaluationFault(
+            f"{fault}\nthe evaluation stopped; the run's checkpoint is unchanged and no {EVAL_JSON} was written. "
+            f"Fix the env, then run: trpo eval {run_dir}"
+        ) from fault
     finally:
         agent.close()
     report = {

@@ -27,7 +27,8 @@ from trpo.agent import TRPO
 from trpo.checkpoint import LATEST, CheckpointDir, write_atomic
 from trpo.config import TRPOConfig
 from trpo.console import ProgressDisplay
-from trpo.envs import EnvFault
+from trpo.envs import EnvError, EnvFault
+from trpo.evaluation import EvaluationFault
 from trpo.interrupt import StopOnSignal, TrainingInterrupted
 from trpo.logger import METRICS_CSV, Logger, truncate_metrics
 
@@ -204,9 +205,17 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
     finally:
         logger.close()
     start = time.perf_counter()
-    evaluation = agent.evaluate(options.eval_episodes)
+    try:
+        evaluation = agent.evaluate(options.eval_episodes)
+    except (EnvFault, EnvError) as error:
+        raise EvaluationFault(
+            f"{error}\nthe final evaluation stopped, but training finished: the checkpoint at step "
+            f"{agent.global_step} ({run_dir / CHECKPOINTS / LATEST}) and {METRICS_CSV} are saved, no "
+            f"{SUMMARY_JSON} was written. Evaluate again with: trpo eval {run_dir}"
+        ) from error
+    finally:
+        agent.close()
     eval_s = time.perf_counter() - start
-    agent.close()
     summary = {
         "env_id": agent.env_id,
         "seed": agent.config.seed,
