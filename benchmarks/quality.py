@@ -93,6 +93,20 @@ def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int) 
     return first + longer
 
 
+def job_phases(jobs: list[Job]) -> list[list[Job]]:
+    """The jobs in phases that run one after the other: within a phase no two jobs share a run
+    directory, so parallel workers never train the same run at once (a Humanoid seed's 2M job
+    continues its 1M job's agent, so it waits for the phase holding that job)."""
+    phases: list[list[Job]] = []
+    for job in jobs:
+        # The phase after the last one that trains this run directory.
+        after = max((i for i, phase in enumerate(phases) if any(j.run_dir == job.run_dir for j in phase)), default=-1)
+        if after + 1 == len(phases):
+            phases.append([])
+        phases[after + 1].append(job)
+    return phases
+
+
 def eval_path(run_dir: Path, steps: int) -> Path:
     return run_dir / f"eval_{steps}.json"
 
@@ -385,10 +399,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx = multiprocessing.get_context("spawn")  # JAX does not survive fork
         with ctx.Pool(max(1, args.jobs), maxtasksperchild=1) as pool:
             # The report is rewritten after every run, so it is current if the command is stopped.
-            for finished, message in enumerate(pool.imap_unordered(run_job, jobs), start=1):
-                print(message, flush=True)
-                if not message.endswith("done already"):
-                    report(len(jobs) - finished)
+            finished = 0
+            for phase in job_phases(jobs):
+                for message in pool.imap_unordered(run_job, phase):
+                    finished += 1
+                    print(message, flush=True)
+                    if not message.endswith("done already"):
+                        report(len(jobs) - finished)
     report(0 if not args.report_only else sum(not all_done(job) for job in jobs))
     print(f"wrote {results}")
     return 0

@@ -35,6 +35,17 @@ def test_plan_runs_cheap_envs_seed_by_seed_then_humanoid_then_2m(tmp_path):
     ]
 
 
+def test_jobs_of_one_run_directory_never_share_a_phase(tmp_path):
+    # Parallel workers run a phase at once: Humanoid seed 0's 2M job must wait for its 1M job.
+    jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5"], [0, 1], tmp_path, 10)
+    phases = quality.job_phases(jobs)
+    assert [[(j.env_id, j.seed, j.budgets[-1]) for j in phase] for phase in phases] == [
+        [("Hopper-v5", 0, 1_000_000), ("Hopper-v5", 1, 1_000_000), ("Humanoid-v5", 0, 1_000_000),
+         ("Humanoid-v5", 1, 1_000_000)],
+        [("Humanoid-v5", 0, 2_000_000), ("Humanoid-v5", 1, 2_000_000)],
+    ]  # fmt: skip
+
+
 def test_a_finished_budget_counts_only_for_the_same_config(tmp_path):
     config = quality.run_config("Hopper-v5", 0)
     job = quality.Job("Hopper-v5", 0, (1000,), tmp_path / "Hopper-v5" / "seed0", 10)
