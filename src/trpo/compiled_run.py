@@ -23,6 +23,7 @@ from trpo import __version__, checkpoint
 from trpo.compiled import METRIC_NAMES, Carry, Program, eval_keys, evaluate_seeds, init_seeds, run_seeds
 from trpo.config import ConfigError, TRPOConfig
 from trpo.console import ProgressDisplay
+from trpo.envs import observation_spec
 from trpo.jax_envs import make_jax_env
 from trpo.logger import Logger
 from trpo.multiseed import aggregate, default_parent_dir, seed_dir
@@ -76,7 +77,7 @@ def checkpoint_contents(
         "make_kwargs": {},
         "config": config.to_dict(),
         "obs_dim": program.env.obs_dim,
-        "observation": f"vector of size {program.env.obs_dim}",
+        "observation": observation_spec(program.env.observation_space).describe,
         "action_space": str(program.env.action_space),
         "global_step": int(carry.global_step),
         "iteration": int(carry.iteration),
