@@ -117,10 +117,23 @@ def agent_path(run_dir: Path, steps: int) -> Path:
 
 def run_config(env_id: str, seed: int) -> dict[str, Any]:
     from trpo import presets
-    from trpo.config import TRPOConfig
 
-    values, _ = presets.resolve(presets.AUTO, env_id)
-    return TRPOConfig.from_dict(values, source=f"preset of {env_id}").replace(seed=seed).to_dict()
+    return presets.for_env(env_id)[0].replace(seed=seed).to_dict()
+
+
+def run_make_kwargs(env_id: str) -> dict[str, Any]:
+    """The gymnasium.make arguments of the env's preset."""
+    from trpo import presets
+
+    return presets.for_env(env_id)[1]
+
+
+def same_run(record: dict[str, Any], env_id: str, seed: int) -> bool:
+    """A saved eval record was made with the env's current preset: its config and its make_kwargs
+    (records from before make_kwargs existed had none)."""
+    return same_config(record["config"], run_config(env_id, seed)) and record.get("make_kwargs", {}) == (
+        run_make_kwargs(env_id)
+    )
 
 
 def same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
@@ -129,9 +142,9 @@ def same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
     return all(saved[k] == current[k] for k in saved.keys() & current.keys())
 
 
-def is_done(job: Job, steps: int, config: dict[str, Any]) -> bool:
+def is_done(job: Job, steps: int) -> bool:
     path = eval_path(job.run_dir, steps)
-    return path.exists() and same_config(json.loads(path.read_text())["config"], config)
+    return path.exists() and same_run(json.loads(path.read_text()), job.env_id, job.seed)
 
 
 def run_job(job: Job) -> str:
@@ -142,13 +155,12 @@ def run_job(job: Job) -> str:
     from trpo.run import RunOptions, write_config_yaml
 
     config_dict = run_config(job.env_id, job.seed)
-    todo = [b for b in job.budgets if not is_done(job, b, config_dict)]
+    make_kwargs = run_make_kwargs(job.env_id)
+    todo = [b for b in job.budgets if not is_done(job, b)]
     if not todo:
         return f"{job.env_id} seed {job.seed}: done already"
     config = TRPOConfig.from_dict(config_dict)
-    saved = [
-        b for b in job.budgets if b < todo[0] and is_done(job, b, config_dict) and agent_path(job.run_dir, b).exists()
-    ]
+    saved = [b for b in job.budgets if b < todo[0] and is_done(job, b) and agent_path(job.run_dir, b).exists()]
     if saved:
         agent = TRPO.load(agent_path(job.run_dir, saved[-1]), env=job.env_id)
         _truncate_metrics(job.run_dir / "metrics.csv", agent.global_step)
@@ -156,8 +168,10 @@ def run_job(job: Job) -> str:
         if job.run_dir.exists():
             shutil.rmtree(job.run_dir)
         job.run_dir.mkdir(parents=True)
-        agent = TRPO(job.env_id, config)
-    options = RunOptions(total_steps=todo[-1], run_dir=job.run_dir, preset_source=f"{job.env_id}.yaml")
+        agent = TRPO(job.env_id, config, make_kwargs=make_kwargs)
+    options = RunOptions(
+        total_steps=todo[-1], run_dir=job.run_dir, preset_source=f"{job.env_id}.yaml", make_kwargs=make_kwargs
+    )
     write_config_yaml(job.run_dir, job.env_id, config, options)
     logger = Logger(job.run_dir, tensorboard=False)
     pending = list(todo)
@@ -175,6 +189,7 @@ def run_job(job: Job) -> str:
                 "train_wall_s": round(agent.train_wall_s + time.perf_counter() - start, 1),
                 "eval": {k: result[k] for k in ("mean", "std", "episodes", "returns")},
                 "config": config_dict,
+                "make_kwargs": make_kwargs,
             }
             agent.save(agent_path(job.run_dir, steps))
             eval_path(job.run_dir, steps).write_text(json.dumps(record, indent=2) + "\n")
@@ -207,7 +222,7 @@ def collect(env_id: str, seeds: list[int], steps: int, out: Path) -> list[dict[s
         path = eval_path(out / env_id / f"seed{seed}", steps)
         if path.exists():
             record = json.loads(path.read_text())
-            if same_config(record["config"], run_config(env_id, seed)):
+            if same_run(record, env_id, seed):
                 records.append(record)
     return records
 
@@ -287,9 +302,14 @@ def ablation_table(ablations: Path) -> str:
         saved["config"] = {**TRPOConfig().to_dict(), **saved["config"]}
         env_id = saved["env_id"]
         preset = run_config(env_id, saved["config"]["seed"]) if env_id in PUBLISHED else None
+        changes = changed_fields(saved["config"], preset)
+        make_kwargs = saved.get("make_kwargs") or {}
+        if make_kwargs != (run_make_kwargs(env_id) if env_id in PUBLISHED else {}):
+            shown = ", ".join(f"{k}={v!r}" for k, v in make_kwargs.items()) or "none"
+            changes = f"{changes}; make_kwargs: `{shown}`"
         rows.append(
             f"| {summary_path.parent.name} | {env_id} | {saved['config']['seed']} | {summary['total_steps']:,} |"
-            f" {changed_fields(saved['config'], preset)} | {summary['eval']['mean']:.1f} |"
+            f" {changes} | {summary['eval']['mean']:.1f} |"
         )
     if not rows:
         return ""
@@ -301,8 +321,7 @@ def ablation_table(ablations: Path) -> str:
 
 
 def all_done(job: Job) -> bool:
-    config = run_config(job.env_id, job.seed)
-    return all(is_done(job, b, config) for b in job.budgets)
+    return all(is_done(job, b) for b in job.budgets)
 
 
 def write_results(
@@ -317,7 +336,11 @@ def write_results(
         if made_by is not None:
             rel = os.path.relpath(image, results.parent)
             figures.append(f"### {env_id}\n\n![{env_id} learning curve]({rel})\n\nMade by {made_by}.\n")
-    presets = "\n".join(f"- {env_id}: {changed_fields(run_config(env_id, 0))}" for env_id in envs)
+    presets = "\n".join(
+        f"- {env_id}: {changed_fields(run_config(env_id, 0))}"
+        + "".join(f"; `gymnasium.make(..., {k}={v!r})`" for k, v in run_make_kwargs(env_id).items())
+        for env_id in envs
+    )
     notes = NOTES.read_text() if NOTES.exists() else ""
     status = f", with {unfinished} of its runs not finished (marked below)" if unfinished else ""
     ablations = ablation_table(out.parent / "ablation")

@@ -67,3 +67,24 @@ def test_existing_run_dir_is_refused_without_overwrite(tmp_path):
     refused = trpo(*args)
     assert refused.returncode == 2 and "already holds a run" in refused.stderr and "--resume" in refused.stderr
     assert trpo(*args, "--overwrite").returncode == 0
+
+
+def test_make_kwargs_reach_the_envs_the_run_files_resume_and_eval(tmp_path):
+    # CartPole's episodes are cut at max_episode_steps: at 5 (instead of 500) every episode lasts
+    # exactly 5 steps (the pole cannot fall that fast), in training and in the evaluation.
+    run = tmp_path / "run"
+    common = ["--quiet", "--eval-episodes", "2"]
+    args = ["train", "CartPole-v1", "--make-kwargs", "max_episode_steps=5", "--total-steps", "1024"]
+    result = trpo(*args, "--run-dir", str(run), *common)
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load((run / "config.yaml").read_text())["make_kwargs"] == {"max_episode_steps": 5}
+    with open(run / "metrics.csv", newline="") as f:
+        assert all(float(row["rollout/ep_len_mean"]) == 5 for row in csv.DictReader(f))
+    assert json.loads(result.stdout)["eval"]["mean"] == 5
+    resumed = trpo("train", "--resume", str(run), "--total-steps", "2048", *common)
+    assert resumed.returncode == 0, resumed.stderr
+    assert yaml.safe_load((run / "config.yaml").read_text())["make_kwargs"] == {"max_episode_steps": 5}
+    assert load(run / "checkpoints" / "latest")[1]["make_kwargs"] == {"max_episode_steps": 5}
+    evaluated = trpo("eval", str(run), "--episodes", "2")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["mean"] == 5

@@ -56,6 +56,18 @@ def test_bad_input_is_one_clear_message_and_exit_2(tmp_path):
         ),
         "yaml": (["CartPole-v1", "--preset", broken], f"preset {broken} does not parse as YAML"),
         "key": (["CartPole-v1", "--preset", unknown_key], f"preset {unknown_key}: unknown key(s) max_kll; known keys:"),
+        "make_kwargs form": (
+            ["CartPole-v1", "--make-kwargs", "sutton_barto_reward"],
+            "--make-kwargs 'sutton_barto_reward': give KEY=VALUE pairs of gymnasium.make arguments",
+        ),
+        "make_kwargs name": (
+            ["CartPole-v1", "--make-kwargs", "no_such_arg=1"],
+            "CartPole-v1 does not accept the gymnasium.make arguments {'no_such_arg': 1}",
+        ),
+        "make_kwargs compiled": (
+            ["gymnax:CartPole-v1", "--make-kwargs", "a=1"],
+            "gymnax:/brax: envs take no gymnasium.make arguments",
+        ),
         "run dir": (
             ["CartPole-v1", "--run-dir", existing],
             f"{existing} already holds a run; pass --overwrite to replace it, --resume {existing} to continue it",

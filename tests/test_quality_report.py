@@ -46,15 +46,31 @@ def test_jobs_of_one_run_directory_never_share_a_phase(tmp_path):
     ]  # fmt: skip
 
 
-def test_a_finished_budget_counts_only_for_the_same_config(tmp_path):
+def test_a_finished_budget_counts_only_for_the_same_config(tmp_path, monkeypatch):
     config = quality.run_config("Hopper-v5", 0)
     job = quality.Job("Hopper-v5", 0, (1000,), tmp_path / "Hopper-v5" / "seed0", 10)
     write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, config)
-    assert quality.is_done(job, 1000, config)
-    assert not quality.is_done(job, 1000, {**config, "max_kl": 0.5})
-    # A field the saved run did not know yet does not invalidate it.
-    assert quality.is_done(job, 1000, {**config, "new_field": 1})
-    assert not quality.is_done(job, 2000, config)
+    assert quality.is_done(job, 1000)
+    assert not quality.is_done(job, 2000)
+    # A field the saved run did not know yet does not invalidate it...
+    write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, {k: v for k, v in config.items() if k != "value_clip"})
+    assert quality.is_done(job, 1000)
+    # ...a changed value does.
+    write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, {**config, "max_kl": 0.5})
+    assert not quality.is_done(job, 1000)
+
+
+def test_a_finished_budget_counts_only_for_the_same_make_kwargs(tmp_path, monkeypatch):
+    config = quality.run_config("Hopper-v5", 0)
+    job = quality.Job("Hopper-v5", 0, (1000,), tmp_path / "Hopper-v5" / "seed0", 10)
+    write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, config)  # a record without make_kwargs: made with none
+    assert quality.is_done(job, 1000)
+    monkeypatch.setattr(quality, "run_make_kwargs", lambda env_id: {"terminate_when_unhealthy": False})
+    assert not quality.is_done(job, 1000)
+    record = json.loads(quality.eval_path(job.run_dir, 1000).read_text())
+    record["make_kwargs"] = {"terminate_when_unhealthy": False}
+    quality.eval_path(job.run_dir, 1000).write_text(json.dumps(record))
+    assert quality.is_done(job, 1000)
 
 
 def test_table_gives_mean_and_population_std_over_seeds_and_the_target(tmp_path):

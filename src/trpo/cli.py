@@ -52,6 +52,9 @@ class TrainArgs:
     env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
     """Gymnasium environment id, e.g. CartPole-v1, Pendulum-v1, HalfCheetah-v5; or gymnax:ID, brax:NAME"""
     config: Annotated[TRPOConfig, tyro.conf.OmitArgPrefixes]
+    make_kwargs: tuple[str, ...] = ()
+    """arguments of gymnasium.make as KEY=VALUE pairs, each VALUE read as YAML, e.g.
+    include_cfrc_ext_in_observation=false; they replace the preset's make_kwargs"""
     total_steps: int = 100_000
     """environment steps to train for (rounded up to whole iterations)"""
     run_dir: Path | None = None
@@ -143,11 +146,13 @@ def cmd_train(argv: list[str]) -> int:
     preset_name = _flag_value(argv, "--preset") or presets.AUTO
     base = TRPOConfig()
     source = None
+    preset_make_kwargs: dict = {}
     if env_id is not None:
         values, source = presets.resolve(preset_name, env_id)
+        values, preset_make_kwargs = presets.split_make_kwargs(values, source=f"preset {source}")
         base = TRPOConfig.from_dict(values, source=f"preset {source}")
     base = _apply_envs_per_worker(argv, base)
-    defaults = TrainArgs(env_id=env_id or "", config=base)
+    defaults = TrainArgs(env_id=env_id or "", config=base, make_kwargs=presets.format_make_kwargs(preset_make_kwargs))
     args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train")
     if is_jax_env_id(args.env_id):
         return _train_compiled(args, source)
@@ -205,6 +210,12 @@ def _run_options(args: TrainArgs, preset_source: str | None) -> RunOptions:
     """The run options of `trpo train`, for the Gymnasium and the compiled path alike."""
     if args.total_steps <= 0:
         raise ConfigError(f"total_steps={args.total_steps} is invalid: must be a positive integer")
+    make_kwargs = presets.parse_make_kwargs(args.make_kwargs)
+    if make_kwargs and is_jax_env_id(args.env_id):
+        raise ConfigError(
+            f"--make-kwargs {' '.join(args.make_kwargs)}: gymnax:/brax: envs take no gymnasium.make arguments; "
+            "drop the flag (or pass --make-kwargs with no values to clear a preset's)"
+        )
     return RunOptions(
         total_steps=args.total_steps,
         run_dir=args.run_dir,
@@ -213,6 +224,7 @@ def _run_options(args: TrainArgs, preset_source: str | None) -> RunOptions:
         quiet=args.quiet,
         preset_source=preset_source,
         ray_address=args.ray_address,
+        make_kwargs=make_kwargs,
     )
 
 
@@ -268,8 +280,9 @@ def cmd_presets(argv: list[str]) -> int:
     out = Console(highlight=False)
     for name in presets.available():
         path = presets.preset_path(name)
-        values = presets.read_yaml(path)
+        values, make_kwargs = presets.split_make_kwargs(presets.read_yaml(path), source=str(path))
         shown = [f"[bold]{k}={v}[/]" if defaults.get(k) != v else f"{k}={v}" for k, v in values.items()]
+        shown += [f"[bold]make_kwargs: {k}={v}[/]" for k, v in make_kwargs.items()]
         out.print(f"[bold cyan]{name}[/]  {', '.join(shown)}", soft_wrap=True)
         source = " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#"))
         out.print(f"  [dim]{source}[/]", soft_wrap=True)

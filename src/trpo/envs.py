@@ -96,9 +96,22 @@ def env_factory(env: str | EnvFactory, train: bool = True, **make_kwargs: Any) -
     check_env_id(env)
     from trpo import atari
 
-    if atari.is_atari_id(env):
-        return lambda: atari.make_atari(env, train, **make_kwargs)
-    return lambda: gym.make(env, **make_kwargs)
+    env_id = env
+
+    def make() -> gym.Env:
+        try:
+            if atari.is_atari_id(env_id):
+                return atari.make_atari(env_id, train, **make_kwargs)
+            return gym.make(env_id, **make_kwargs)
+        except TypeError as error:
+            if not make_kwargs:
+                raise
+            raise EnvError(
+                f"{env_id} does not accept the gymnasium.make arguments {make_kwargs} ({error}). Fix "
+                "--make-kwargs or the preset's make_kwargs: the env's documentation lists its arguments"
+            ) from error
+
+    return make
 
 
 def check_env_id(env_id: str) -> None:

@@ -86,6 +86,8 @@ def load_run(path: Path, metric: str) -> Run:
     saved = yaml.safe_load((path / CONFIG_YAML).read_text())
     config = dict(saved.get("config", {}))
     seed = int(config.pop("seed", 0))
+    if saved.get("make_kwargs"):
+        config["make_kwargs"] = saved["make_kwargs"]  # other env arguments make another group
     columns = read_metrics(path)
     if not columns:
         raise PlotError(f"{path / METRICS_CSV} has no rows yet")

@@ -15,7 +15,7 @@ import json
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ class RunOptions:
     tensorboard: bool = True
     preset_source: str | None = None
     ray_address: str | None = None
+    make_kwargs: dict[str, Any] = field(default_factory=dict)
+    """arguments of gymnasium.make (a preset's make_kwargs or --make-kwargs)"""
 
 
 def default_run_dir(env_id: str, seed: int, root: Path = Path("runs")) -> Path:
@@ -96,6 +98,7 @@ def write_config_yaml(run_dir: Path, env_id: str, config: TRPOConfig, options: R
         "total_steps": options.total_steps,
         "trpo_version": __version__,
         "preset": options.preset_source,
+        "make_kwargs": dict(options.make_kwargs),
         "config": config.to_dict(),
     }
     text = yaml.safe_dump(data, sort_keys=False)
@@ -143,7 +146,7 @@ def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any
     prepare_run_dir(run_dir, overwrite=False)
     # The agent before the folder: an unknown env id or an unsupported space leaves no half-made run.
     start = time.perf_counter()
-    agent = TRPO(env_id, config, ray_address=options.ray_address)
+    agent = TRPO(env_id, config, make_kwargs=options.make_kwargs, ray_address=options.ray_address)
     setup_s = time.perf_counter() - start
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_yaml(run_dir, env_id, config, options)
@@ -169,7 +172,9 @@ def resume(run_dir: Path, options: RunOptions) -> dict[str, Any]:
             "trained; give a larger --total-steps"
         )
     truncate_metrics(run_dir, agent.global_step)
-    options = dataclasses.replace(options, run_dir=run_dir, preset_source=saved.get("preset"))
+    options = dataclasses.replace(
+        options, run_dir=run_dir, preset_source=saved.get("preset"), make_kwargs=agent.make_kwargs
+    )
     write_config_yaml(run_dir, agent.env_id, agent.config, options)
     return _train_and_summarise(agent, run_dir, options, setup_s=setup_s)
 
