@@ -7,9 +7,9 @@ deterministically, and write docs/results.md beside the published TRPO numbers.
 Each run lives in OUT/ENV/seedS/ (a run directory `trpo plot` reads): config.yaml, metrics.csv,
 eval_STEPS.json (deterministic eval at that budget) and agent_STEPS.npz (the agent there). It is
 resumable: a budget whose eval file exists for the same config is not redone, and a run that
-needs a larger budget continues from its largest saved one. Humanoid's 2M runs continue its 1M
-runs from the saved agent (fresh env episodes at the join; without critic_lr_decay nothing
-else in a run depends on its length).
+needs a larger budget continues from its largest saved one (fresh env episodes at the join)
+when nothing in the run depends on its length; with critic_lr_decay (Humanoid's preset) the
+learning rate's schedule does, so each larger budget is a run of its own (OUT/ENV/seedS_STEPS).
 """
 
 from __future__ import annotations
@@ -75,21 +75,39 @@ class Job:
     eval_episodes: int
 
 
+def continues(env_id: str) -> bool:
+    """Whether a run's larger budget continues its smaller one's agent. Only when nothing in a
+    run depends on its length: with critic_lr_decay the learning rate reaches 0 at the end of
+    the budget, so a 2M run is trained from scratch in a directory of its own."""
+    return not run_config(env_id, 0)["critic_lr_decay"]
+
+
+def run_dir_of(out: Path, env_id: str, seed: int, steps: int) -> Path:
+    """OUT/ENV/seedS for the first budget (and the larger ones that continue it), else
+    OUT/ENV/seedS_STEPS."""
+    base = out / env_id / f"seed{seed}"
+    return base if steps == BUDGETS[env_id][0] or continues(env_id) else base.with_name(f"seed{seed}_{steps}")
+
+
 def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int) -> list[Job]:
     """Seed by seed and cheapest env first, so that a run cut off by time leaves as many envs
     and seeds finished as it can; the very costly envs (Humanoid) after all others, and budgets
-    beyond 1M (Humanoid's 2M) last, continuing from the 1M agent."""
+    beyond 1M (Humanoid's 2M) last, continuing from the 1M agent where continues() allows."""
     ordered = sorted(envs, key=lambda e: COST.get(e, 1))
     cheap = [e for e in ordered if COST.get(e, 1) < COSTLY]
     costly = [e for e in ordered if COST.get(e, 1) >= COSTLY]
-    first = [Job(e, s, BUDGETS[e][:1], out / e / f"seed{s}", eval_episodes) for s in seeds for e in cheap]
-    first += [Job(e, s, BUDGETS[e][:1], out / e / f"seed{s}", eval_episodes) for e in costly for s in seeds]
-    longer = [
-        Job(e, s, BUDGETS[e], out / e / f"seed{s}", eval_episodes)
-        for s in seeds
-        for e in ordered
-        if len(BUDGETS[e]) > 1
-    ]
+
+    def first_budget(e: str, s: int) -> Job:
+        return Job(e, s, BUDGETS[e][:1], run_dir_of(out, e, s, BUDGETS[e][0]), eval_episodes)
+
+    first = [first_budget(e, s) for s in seeds for e in cheap] + [first_budget(e, s) for e in costly for s in seeds]
+    longer = []
+    for s in seeds:
+        for e in (e for e in ordered if len(BUDGETS[e]) > 1):
+            if continues(e):
+                longer.append(Job(e, s, BUDGETS[e], run_dir_of(out, e, s, BUDGETS[e][0]), eval_episodes))
+            else:
+                longer += [Job(e, s, (b,), run_dir_of(out, e, s, b), eval_episodes) for b in BUDGETS[e][1:]]
     return first + longer
 
 
@@ -219,7 +237,7 @@ def collect(env_id: str, seeds: list[int], steps: int, out: Path) -> list[dict[s
     stale: it is redone by the next run, and not reported)."""
     records = []
     for seed in seeds:
-        path = eval_path(out / env_id / f"seed{seed}", steps)
+        path = eval_path(run_dir_of(out, env_id, seed, steps), steps)
         if path.exists():
             record = json.loads(path.read_text())
             if same_run(record, env_id, seed):
@@ -266,7 +284,8 @@ def results_table(envs: list[str], seeds: list[int], out: Path) -> tuple[str, li
 def plot_curves(env_id: str, seeds: list[int], out: Path, image: Path) -> str | None:
     """Learning-curve PNG of the env's finished runs by `trpo plot` (mean ± std over seeds of the
     training episode return). Returns the command, or None when no run has finished."""
-    runs = [out / env_id / f"seed{r['seed']}" for r in collect(env_id, seeds, BUDGETS[env_id][0], out)]
+    first = BUDGETS[env_id][0]
+    runs = [run_dir_of(out, env_id, r["seed"], first) for r in collect(env_id, seeds, first, out)]
     if not runs:
         return None
     command = [str(Path(sys.executable).parent / "trpo"), "plot", *map(str, runs), "--out", str(image)]

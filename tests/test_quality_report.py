@@ -21,7 +21,8 @@ def write_eval(out, env_id, seed, steps, mean, config):
     quality.eval_path(run_dir, steps).write_text(json.dumps(record))
 
 
-def test_plan_runs_cheap_envs_seed_by_seed_then_humanoid_then_2m(tmp_path):
+def test_plan_runs_cheap_envs_seed_by_seed_then_humanoid_then_2m(tmp_path, monkeypatch):
+    monkeypatch.setattr(quality, "continues", lambda env_id: True)
     jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5", "Swimmer-v5"], [0, 1], tmp_path, 10)
     assert [(j.env_id, j.seed, j.budgets) for j in jobs] == [
         ("Swimmer-v5", 0, (1_000_000,)),
@@ -35,8 +36,31 @@ def test_plan_runs_cheap_envs_seed_by_seed_then_humanoid_then_2m(tmp_path):
     ]
 
 
-def test_jobs_of_one_run_directory_never_share_a_phase(tmp_path):
+def test_a_2m_run_with_a_decayed_learning_rate_is_trained_from_scratch_in_its_own_directory(tmp_path, monkeypatch):
+    # critic_lr_decay ties the schedule to the budget: the 2M run cannot continue the 1M agent.
+    monkeypatch.setattr(quality, "continues", lambda env_id: env_id != "Humanoid-v5")
+    jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5"], [0], tmp_path, 10)
+    assert [(j.env_id, j.budgets, j.run_dir.relative_to(tmp_path)) for j in jobs] == [
+        ("Hopper-v5", (1_000_000,), Path("Hopper-v5/seed0")),
+        ("Humanoid-v5", (1_000_000,), Path("Humanoid-v5/seed0")),
+        ("Humanoid-v5", (2_000_000,), Path("Humanoid-v5/seed0_2000000")),
+    ]
+    # Separate directories: all three can train at once.
+    assert len(quality.job_phases(jobs)) == 1
+    # The table reads each budget from its own directory.
+    config = quality.run_config("Humanoid-v5", 0)
+    write_eval(tmp_path, "Humanoid-v5", 0, 1_000_000, 700.0, config)
+    run = tmp_path / "Humanoid-v5" / "seed0_2000000"
+    run.mkdir()
+    record = {"seed": 0, "eval": {"mean": 900.0}, "config": config}
+    quality.eval_path(run, 2_000_000).write_text(json.dumps(record))
+    table, _ = quality.results_table(["Humanoid-v5"], [0], tmp_path)
+    assert "**700.0 ± 0.0**" in table and "**900.0 ± 0.0**" in table
+
+
+def test_jobs_of_one_run_directory_never_share_a_phase(tmp_path, monkeypatch):
     # Parallel workers run a phase at once: Humanoid seed 0's 2M job must wait for its 1M job.
+    monkeypatch.setattr(quality, "continues", lambda env_id: True)
     jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5"], [0, 1], tmp_path, 10)
     phases = quality.job_phases(jobs)
     assert [[(j.env_id, j.seed, j.budgets[-1]) for j in phase] for phase in phases] == [
