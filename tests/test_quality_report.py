@@ -97,6 +97,13 @@ def test_a_finished_budget_counts_only_for_the_same_make_kwargs(tmp_path, monkey
     assert quality.is_done(job, 1000)
 
 
+def test_the_preset_make_kwargs_are_read_apart_from_the_config():
+    # Ant-v5's preset leaves the contact forces out of the observation (docs/results.md).
+    assert quality.run_make_kwargs("Ant-v5") == {"include_cfrc_ext_in_observation": False}
+    assert "make_kwargs" not in quality.run_config("Ant-v5", 0)
+    assert quality.run_make_kwargs("Hopper-v5") == {}
+
+
 def test_table_gives_mean_and_population_std_over_seeds_and_the_target(tmp_path):
     # Hopper means 3000, 3600, 3900: mean 3500, std sqrt((500^2 + 100^2 + 400^2) / 3) = 374.2
     for seed, mean in enumerate([3000.0, 3600.0, 3900.0]):
