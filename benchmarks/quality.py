@@ -5,10 +5,11 @@ deterministically, and write docs/results.md beside the published TRPO numbers.
     python benchmarks/quality.py --envs Hopper-v5 --seeds 0 --steps 200000 --results /tmp/r.md
 
 Each run lives in OUT/ENV/seedS/ (a run directory `trpo plot` reads): config.yaml, metrics.csv,
-eval_STEPS.json (deterministic eval at that budget) and agent_STEPS.npz (the agent there). It is
-resumable: a budget whose eval file exists for the same config is not redone, and a run that
-needs a larger budget continues from its largest saved one (fresh env episodes at the join)
-when nothing in the run depends on its length; with critic_lr_decay (Humanoid's preset) the
+checkpoints/ (every 50 iterations), eval_STEPS.json (deterministic eval at that budget) and
+agent_STEPS.npz (the agent there). It is resumable: a budget whose eval file exists for the same
+config is not redone, a run cut off mid-way (a machine restart) continues from its latest
+checkpoint, and a run that needs a larger budget continues from its largest saved one (fresh env
+episodes at the join) when nothing in the run depends on its length; with critic_lr_decay (Humanoid's preset) the
 learning rate's schedule does, so each larger budget is a run of its own (OUT/ENV/seedS_STEPS).
 """
 
@@ -165,12 +166,38 @@ def is_done(job: Job, steps: int) -> bool:
     return path.exists() and same_run(json.loads(path.read_text()), job.env_id, job.seed)
 
 
-def run_job(job: Job) -> str:
-    """Train one env x seed up to its largest budget, evaluating at each budget on the way."""
+CHECKPOINT_EVERY = 50
+"""iterations between checkpoints of a run under way: a run that is killed (a machine restart)
+continues from its latest one on the next start instead of from scratch"""
+
+
+def interrupted_agent(job: Job, config_dict: dict[str, Any], make_kwargs: dict[str, Any], todo: list[int]) -> Any:
+    """The agent of the run's latest checkpoint when it is a run of the current preset cut off
+    before the first budget still `todo` (within its last iteration: killed during the eval) and,
+    without continues(), one that was aimed at that budget; else None."""
     from trpo.agent import TRPO
+    from trpo.run import CHECKPOINTS, read_config_yaml
+
+    if not (job.run_dir / CHECKPOINTS / "latest").exists():
+        return None
+    if not continues(job.env_id) and read_config_yaml(job.run_dir).get("total_steps") != todo[-1]:
+        return None
+    agent = TRPO.load(job.run_dir / CHECKPOINTS, env=job.env_id)
+    same = same_config(agent.config.to_dict(), config_dict) and agent.make_kwargs == make_kwargs
+    if same and agent.global_step < todo[0] + agent.config.batch_size:
+        return agent
+    agent.close()
+    return None
+
+
+def run_job(job: Job) -> str:
+    """Train one env x seed up to its largest budget, evaluating at each budget on the way; a
+    run that was cut off continues from its latest checkpoint."""
+    from trpo.agent import TRPO
+    from trpo.checkpoint import CheckpointDir
     from trpo.config import TRPOConfig
-    from trpo.logger import Logger
-    from trpo.run import RunOptions, write_config_yaml
+    from trpo.logger import Logger, truncate_metrics
+    from trpo.run import CHECKPOINTS, RunOptions, write_config_yaml
 
     config_dict = run_config(job.env_id, job.seed)
     make_kwargs = run_make_kwargs(job.env_id)
@@ -179,14 +206,20 @@ def run_job(job: Job) -> str:
         return f"{job.env_id} seed {job.seed}: done already"
     config = TRPOConfig.from_dict(config_dict)
     saved = [b for b in job.budgets if b < todo[0] and is_done(job, b) and agent_path(job.run_dir, b).exists()]
-    if saved:
+    agent = interrupted_agent(job, config_dict, make_kwargs, todo)
+    resumed_from = None
+    if agent is not None and agent.global_step > (saved[-1] if saved else 0):
+        resumed_from = agent.global_step
+    elif saved:
+        if agent is not None:
+            agent.close()
         agent = TRPO.load(agent_path(job.run_dir, saved[-1]), env=job.env_id)
-        _truncate_metrics(job.run_dir / "metrics.csv", agent.global_step)
     else:
         if job.run_dir.exists():
             shutil.rmtree(job.run_dir)
         job.run_dir.mkdir(parents=True)
         agent = TRPO(job.env_id, config, make_kwargs=make_kwargs)
+    truncate_metrics(job.run_dir, agent.global_step)
     options = RunOptions(
         total_steps=todo[-1], run_dir=job.run_dir, preset_source=f"{job.env_id}.yaml", make_kwargs=make_kwargs
     )
@@ -208,25 +241,26 @@ def run_job(job: Job) -> str:
                 "eval": {k: result[k] for k in ("mean", "std", "episodes", "returns")},
                 "config": config_dict,
                 "make_kwargs": make_kwargs,
+                # Continued from a checkpoint at this step: fresh env episodes there, else the same run.
+                "resumed_from": resumed_from,
             }
             agent.save(agent_path(job.run_dir, steps))
             eval_path(job.run_dir, steps).write_text(json.dumps(record, indent=2) + "\n")
 
     try:
-        agent.learn(todo[-1] - agent.global_step, callback=at_budget, logger=logger)
+        at_budget({})  # a checkpoint taken at a budget whose eval was cut off
+        if pending:
+            agent.learn(
+                todo[-1] - agent.global_step,
+                callback=at_budget,
+                logger=logger,
+                checkpoints=CheckpointDir(job.run_dir / CHECKPOINTS),
+                checkpoint_every=CHECKPOINT_EVERY,
+            )
     finally:
         logger.close()
         agent.close()
     return f"{job.env_id} seed {job.seed}: {round(time.perf_counter() - start)} s"
-
-
-def _truncate_metrics(path: Path, global_step: int) -> None:
-    """Drop rows logged after the checkpoint a run continues from."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if int(float(line.split(",", 1)[0])) <= global_step]
-    path.write_text("".join(kept))
 
 
 # --- the report ------------------------------------------------------------------------------

@@ -127,3 +127,59 @@ def test_a_run_of_an_older_preset_is_not_reported(tmp_path):
 def test_eval_episodes_below_ten_are_refused():
     with pytest.raises(SystemExit):
         quality.main(["--eval-episodes", "5", "--report-only"])
+
+
+def steps_logged(run_dir):
+    lines = (run_dir / "metrics.csv").read_text().splitlines()[1:]
+    return [int(float(line.split(",", 1)[0])) for line in lines]
+
+
+@pytest.fixture
+def cut_off_run(tmp_path, monkeypatch):
+    """A CartPole job (1024 steps an iteration) of 4 iterations, killed in its third: what a
+    machine restart leaves behind (checkpoints of iterations 1 and 2, their metrics rows)."""
+    import trpo.logger
+
+    monkeypatch.setattr(quality, "CHECKPOINT_EVERY", 1)
+    job = quality.Job("CartPole-v1", 0, (4096,), tmp_path / "CartPole-v1" / "seed0", 10)
+    write = trpo.logger.Logger.write
+    calls = []
+
+    def killed_in_third_iteration(self, metrics):
+        calls.append(metrics)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        write(self, metrics)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trpo.logger.Logger, "write", killed_in_third_iteration)
+        with pytest.raises(KeyboardInterrupt):
+            quality.run_job(job)
+    assert not quality.eval_path(job.run_dir, 4096).exists()
+    assert steps_logged(job.run_dir) == [1024, 2048]
+    return job
+
+
+def test_a_run_cut_off_continues_from_its_latest_checkpoint(cut_off_run):
+    job = cut_off_run
+    quality.run_job(job)
+    record = json.loads(quality.eval_path(job.run_dir, 4096).read_text())
+    assert record["resumed_from"] == 2048 and record["global_step"] == 4096
+    assert steps_logged(job.run_dir) == [1024, 2048, 3072, 4096]
+
+
+def test_a_cut_off_run_of_another_config_or_budget_starts_again(cut_off_run, monkeypatch):
+    job = cut_off_run
+    changed = {**quality.run_config("CartPole-v1", 0), "max_kl": 0.02}
+    with monkeypatch.context() as patch:
+        patch.setattr(quality, "run_config", lambda env_id, seed: changed)
+        assert quality.interrupted_agent(job, changed, {}, [4096]) is None
+    # With the critic's learning-rate decay (continues() False), a checkpoint aimed at another
+    # budget is of another run: its schedule was for 4096 steps.
+    monkeypatch.setattr(quality, "continues", lambda env_id: False)
+    assert quality.interrupted_agent(job, quality.run_config("CartPole-v1", 0), {}, [3072]) is None
+    shorter = quality.Job(job.env_id, job.seed, (3072,), job.run_dir, 10)
+    quality.run_job(shorter)
+    record = json.loads(quality.eval_path(job.run_dir, 3072).read_text())
+    assert record["resumed_from"] is None
+    assert steps_logged(job.run_dir) == [1024, 2048, 3072]
