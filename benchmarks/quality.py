@@ -9,8 +9,9 @@ checkpoints/ (every 50 iterations), eval_STEPS.json (deterministic eval at that 
 agent_STEPS.npz (the agent there). It is resumable: a budget whose eval file exists for the same
 config is not redone, a run cut off mid-way (a machine restart) continues from its latest
 checkpoint, and a run that needs a larger budget continues from its largest saved one (fresh env
-episodes at the join) when nothing in the run depends on its length; with critic_lr_decay (Humanoid's preset) the
-learning rate's schedule does, so each larger budget is a run of its own (OUT/ENV/seedS_STEPS).
+episodes at the join) when nothing in the run depends on its length; with critic_lr_decay
+(Humanoid's, Ant's and Hopper's presets) the learning rate's schedule does, so each larger
+budget is a run of its own (OUT/ENV/seedS_STEPS).
 """
 
 from __future__ import annotations
@@ -176,9 +177,10 @@ def interrupted_agent(job: Job, config_dict: dict[str, Any], make_kwargs: dict[s
     before the first budget still `todo` (within its last iteration: killed during the eval) and,
     without continues(), one that was aimed at that budget; else None."""
     from trpo.agent import TRPO
+    from trpo.checkpoint import LATEST
     from trpo.run import CHECKPOINTS, read_config_yaml
 
-    if not (job.run_dir / CHECKPOINTS / "latest").exists():
+    if not (job.run_dir / CHECKPOINTS / LATEST).exists():
         return None
     if not continues(job.env_id) and read_config_yaml(job.run_dir).get("total_steps") != todo[-1]:
         return None
