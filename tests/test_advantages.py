@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from trpo.advantages import gae, next_state_values
 from trpo.envs import SyncVectorEnv
 from trpo.normalization import ObservationNormalizer
-from trpo.rollout import Sampler
+from trpo.rollout import Batch, Sampler
 
 # Three steps of one env, gamma = lambda = 0.5 (so gamma * lambda = 0.25), rewards 1, 2, 3,
 # V = 1 everywhere, V after the last step = 4.
@@ -220,3 +220,71 @@ def test_gae_matches_a_plain_loop_on_random_rewards_values_and_masks(case):
         ours = gae_jit(jnp.asarray(rewards), jnp.asarray(values), next_values, terminated, truncated, gamma, lam)
         expected = plain_gae(rewards, values, last_values, final_values, terminated, truncated, gamma, lam)
         np.testing.assert_allclose(np.asarray(ours), expected, rtol=1e-10, atol=1e-10)
+
+
+# --- compute_advantages: the learner's targets from a batch and the critic --------------------
+
+
+def numpy_value(critic, o):
+    """The critic's MLP written out in numpy (tanh hidden layers, linear head)."""
+    x = np.asarray(o, np.float64)
+    layers = critic["mlp"]
+    for layer in layers[:-1]:
+        x = np.tanh(x @ np.asarray(layer["w"]) + np.asarray(layer["b"]))
+    return float((x @ np.asarray(layers[-1]["w"]) + np.asarray(layers[-1]["b"]))[0])
+
+
+def reference_targets(critic, batch, gamma, lam):
+    """GAE per env by a backward loop over its steps, with the bootstrap rule spelled out:
+    terminated -> no bootstrap; truncated -> V(true final observation); otherwise V(next obs),
+    and V(last_obs) after the batch's last step. Nothing flows back across an episode end."""
+    steps, envs = batch.rewards.shape
+    advantages, values = np.zeros((steps, envs)), np.zeros((steps, envs))
+    for n in range(envs):
+        carry = 0.0
+        for t in reversed(range(steps)):
+            v = numpy_value(critic, batch.obs[t, n])
+            if batch.terminated[t, n]:
+                next_v, carry = 0.0, 0.0
+            elif batch.truncated[t, n]:
+                next_v, carry = numpy_value(critic, batch.final_obs[t, n]), 0.0
+            elif t + 1 < steps:
+                next_v = numpy_value(critic, batch.obs[t + 1, n])
+            else:
+                next_v = numpy_value(critic, batch.last_obs[n])
+            carry = batch.rewards[t, n] + gamma * next_v - v + gamma * lam * carry
+            advantages[t, n], values[t, n] = carry, v
+    return advantages, values
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_compute_advantages_against_a_per_env_reference(x64, normalize):
+    from trpo.learner import compute_advantages
+    from trpo.networks import init_critic
+
+    steps, envs, dim, gamma, lam = 7, 3, 2, 0.9, 0.8
+    rng = np.random.default_rng(0)
+    critic = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), init_critic(jax.random.PRNGKey(0), dim, (5,)))
+    terminated, truncated = np.zeros((steps, envs), bool), np.zeros((steps, envs), bool)
+    terminated[2, 0] = True  # env 0: an episode ends at t = 2 ...
+    truncated[5, 0] = True  # ... and the next one is cut off by the time limit at t = 5
+    truncated[3, 1] = True  # env 1: a time limit at t = 3; env 2 runs through the batch
+    final_obs = np.where(truncated[..., None], rng.standard_normal((steps, envs, dim)), 0.0)
+    batch = Batch(
+        obs=rng.standard_normal((steps, envs, dim)),
+        actions=np.zeros((steps, envs)),
+        rewards=rng.standard_normal((steps, envs)),
+        terminated=terminated,
+        truncated=truncated,
+        final_obs=final_obs,
+        last_obs=rng.standard_normal((envs, dim)),
+    )
+    out = compute_advantages(critic, jax.tree.map(jnp.asarray, batch), gamma, lam, normalize)
+    advantages, values = reference_targets(critic, batch, gamma, lam)
+    # Flattened time-major, as the learner flattens the observations: index t * N + n.
+    np.testing.assert_allclose(out["values"], values.reshape(-1), rtol=1e-12)
+    np.testing.assert_allclose(out["returns"], (advantages + values).reshape(-1), rtol=1e-12)
+    expected = advantages.reshape(-1)
+    if normalize:
+        expected = (expected - expected.mean()) / (expected.std() + 1e-8)
+    np.testing.assert_allclose(out["advantages"], expected, rtol=1e-10, atol=1e-12)

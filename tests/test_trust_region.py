@@ -7,7 +7,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from trpo.config import TRPOConfig
-from trpo.distributions import Categorical, DiagGaussian
+from trpo.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical
 from trpo.learner import policy_step
 from trpo.networks import actor_forward, init_actor
 from trpo.trust_region import (
@@ -81,13 +81,25 @@ def distribution_fisher(dist, params_one):
     """Fisher of one sample's distribution in its own parameters, written out by hand.
 
     Gaussian in (mean, log_std): diag(1 / sigma^2) for the means, 2 for each log std, no cross
-    terms. Categorical in logits z: diag(p) - p p^T.
+    terms. Categorical in logits z: diag(p) - p p^T. MultiCategorical: that block per component,
+    no cross terms (the components are independent). Bernoulli in logits: p (1 - p) per bit.
     """
     if isinstance(dist, DiagGaussian):
         mean, log_std = params_one
         return np.diag(np.concatenate([np.exp(-2.0 * np.asarray(log_std)), 2.0 * np.ones(mean.shape[-1])]))
-    p = np.asarray(jax.nn.softmax(params_one))
-    return np.diag(p) - np.outer(p, p)
+    logits = np.asarray(params_one)
+    if isinstance(dist, Bernoulli):
+        p = 1.0 / (1.0 + np.exp(-logits))
+        return np.diag(p * (1.0 - p))
+    sizes = dist.nvec if isinstance(dist, MultiCategorical) else (dist.num_actions,)
+    fisher = np.zeros((logits.size, logits.size))
+    start = 0
+    for size in sizes:
+        z = logits[start : start + size]
+        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        fisher[start : start + size, start : start + size] = np.diag(p) - np.outer(p, p)
+        start += size
+    return fisher
 
 
 def dense_fisher_jtmj(dist, actor, obs):
@@ -116,9 +128,11 @@ def mean_kl_fn(dist, actor, obs):
 
 
 DISTS = [DiagGaussian(action_dim=2), Categorical(num_actions=4)]
+ALL_DISTS = [*DISTS, MultiCategorical(nvec=(3, 2)), Bernoulli(num_bits=3)]
+ALL_IDS = ["gaussian", "categorical", "multicategorical", "bernoulli"]
 
 
-@pytest.mark.parametrize("dist", DISTS, ids=["gaussian", "categorical"])
+@pytest.mark.parametrize("dist", ALL_DISTS, ids=ALL_IDS)
 def test_fisher_vector_product_matches_dense_fisher(x64, dist):
     actor, obs = tiny_policy(dist)
     theta, kl = mean_kl_fn(dist, actor, obs)
@@ -135,7 +149,7 @@ def test_fisher_vector_product_matches_dense_fisher(x64, dist):
         np.testing.assert_allclose(fv, (jtmj + damping * np.eye(theta.size)) @ np.asarray(v), rtol=1e-7, atol=1e-10)
 
 
-@pytest.mark.parametrize("dist", DISTS, ids=["gaussian", "categorical"])
+@pytest.mark.parametrize("dist", ALL_DISTS, ids=ALL_IDS)
 def test_linearized_fisher_matches_dense_fisher(x64, dist):
     """J^T H J through linearize + transpose equals the hand-written mean_i J_i^T M_i J_i."""
     actor, obs = tiny_policy(dist, seed=5)
@@ -249,23 +263,6 @@ def test_policy_step_with_no_possible_improvement_leaves_actor_bit_for_bit():
     assert float(stats.kl) == 0.0
     for old, new in zip(jax.tree.leaves(actor), jax.tree.leaves(new_actor), strict=True):
         assert np.asarray(old).tobytes() == np.asarray(new).tobytes()
-
-
-def test_npg_takes_the_full_natural_step_with_no_line_search():
-    dist = Categorical(num_actions=3)
-    actor, obs, actions, advantages = random_policy_problem(dist, seed=7, batch=16)
-    config = TRPOConfig(npg=True, max_kl=0.5, cg_iters=100, cg_damping=0.1, cg_residual_tol=0.0)
-    new_actor, stats = policy_step(actor, obs, actions, advantages, dist, config)
-    assert float(stats.step_fraction) == 1.0 and float(stats.line_search_accepted) == 1.0
-    # The step delta lies on the damped quadratic boundary 1/2 delta^T (F + damping I) delta =
-    # max_kl: the step is taken whole, whatever its true KL.
-    theta_old, unravel = ravel_pytree(actor)
-    delta = np.asarray(ravel_pytree(new_actor)[0] - theta_old, np.float64)
-    with jax.enable_x64(True):
-        actor64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), actor)
-        theta64, kl = mean_kl_fn(dist, actor64, jnp.asarray(obs, jnp.float64))
-        fisher = np.asarray(jax.hessian(kl)(theta64)) + config.cg_damping * np.eye(theta64.size)
-    assert 0.5 * delta @ fisher @ delta == pytest.approx(config.max_kl, rel=1e-3)
 
 
 def test_fisher_subsampling_solves_with_the_dense_fisher_of_every_kth_sample():
