@@ -101,15 +101,13 @@ def ray_overhead(workers: int, repeats: int) -> float:
     config = TRPOConfig(num_envs=ENVS * workers, n_steps=STEPS, sampler="ray", workers=workers)
     probe = gym.make("CartPole-v1")
     obs_dim = probe.observation_space.shape[0]
-    sampler = RaySampler(
-        lambda: gym.make("CartPole-v1"), "CartPole-v1", ObservationNormalizer(obs_dim, True, 10), config
-    )
+    sampler = RaySampler(lambda: gym.make("CartPole-v1"), "CartPole-v1", config)
     sampler.workers = [CannedWorker.remote(obs_dim) for _ in range(workers)]
     agent_params = TRPO("CartPole-v1", TRPOConfig())._actor_np
     times = []
     for _ in range(repeats + 2):
         start = time.perf_counter()
-        sampler.collect(agent_params)
+        sampler.collect(agent_params, ObservationNormalizer.fresh(obs_dim, True, 10))
         times.append(time.perf_counter() - start)
     for worker in sampler.workers:
         ray.kill(worker)

@@ -109,14 +109,16 @@ def time_one_update(env_id: str, config, repeats: int = 15) -> tuple[float, floa
     """Median wall and CPU (process) ms of Learner.update alone on one batch of this env's
     transitions: policy step + 20 x 16 critic minibatches + advantages + stats to host."""
     import jax
+    import numpy as np
 
     from trpo.agent import TRPO
+    from trpo.normalization import update_stats, vector_part
+    from trpo.train_step import normalize_batch
 
     agent = TRPO(env_id, config)
-    raw = agent.sampler.collect(agent._actor_np)
-    agent.normalizer.update(raw.obs)
-    norm = agent.normalizer
-    batch = raw._replace(obs=norm(raw.obs), final_obs=norm(raw.final_obs), last_obs=norm(raw.last_obs))
+    raw = agent.sampler.collect(agent._actor_np, agent.normalizer)
+    obs_stats = update_stats(agent.train_state.obs_stats, vector_part(raw.obs))
+    batch = normalize_batch(obs_stats, agent.train_state.reward_stats, raw, config, np)
     agent.learner.update(agent.state, batch)  # compile
     wall, cpu = [], []
     for _ in range(repeats):

@@ -24,20 +24,14 @@ from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, wi
 from trpo.interrupt import TrainingInterrupted
 from trpo.learner import Learner, LearnerState
 from trpo.networks import acting_forward, to_acting
-from trpo.normalization import ObservationNormalizer, RewardScaler
+from trpo.normalization import ObservationNormalizer
 from trpo.observations import parts
 from trpo.rollout import Sampler, noise_stream
+from trpo.train_step import TrainState, init_train_state, restore_state, state_arrays, train_step
 from trpo.vec import VectorEnv, make_vector_env
 
 Callback = Callable[[dict[str, float]], Any]
 """Called after every iteration with its metrics; returning False stops training."""
-
-
-def linear_decay(step: int, horizon: int) -> float:
-    """Learning-rate multiplier 1 - step / horizon, floored at 0 (1 when there is no horizon)."""
-    if horizon <= 0:
-        return 1.0
-    return max(0.0, 1.0 - step / horizon)
 
 
 class TRPO:
@@ -53,7 +47,11 @@ class TRPO:
         config: TRPOConfig | None = None,
         make_kwargs: dict[str, Any] | None = None,
         ray_address: str | None = None,
+        total_steps: int | None = None,
     ):
+        """`total_steps`: the run's budget, where it is known. With critic_lr_decay the critic's
+        learning rate reaches 0 there, however many learn() calls it takes; without it, at the
+        end of each learn() call."""
         self.config = config or TRPOConfig()
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
@@ -68,30 +66,48 @@ class TRPO:
             env, c.num_envs if local else 1, c.vec if local else "sync", seed=c.seed, **self.make_kwargs
         )
         self.obs_spec = self.envs.obs_spec
-        self.normalizer = ObservationNormalizer(self.obs_spec.vector_dim, c.normalize_obs, c.obs_clip)
-        self.reward_scaler = RewardScaler(c.num_envs, c.normalize_rewards, c.gamma, c.reward_clip)
         self.learner = Learner(c, self.envs.distribution, self.obs_spec)
-        self.state: LearnerState = self.learner.init(jax.random.PRNGKey(c.seed))
+        learner_state = self.learner.init(jax.random.PRNGKey(c.seed))
+        self.train_state: TrainState = init_train_state(learner_state, self.obs_spec.vector_dim, c.num_envs)
+        self.total_steps = total_steps
         self.sampler = self._make_sampler(ray_address)
-        self.global_step = 0
-        self.iteration = 0
-        self.decay_horizon = 0
-        """global step at which a decayed learning rate reaches 0: the end of the current learn()"""
-        self.skipped_updates = 0
         self._warned_skipped = False
         self.compile_s = 0.0
         self._compiled = False
         self.train_wall_s = 0.0
         self._actor_np = to_acting(self.state.actor)
 
+    @property
+    def state(self) -> LearnerState:
+        """Actor, critic, critic optimiser state and key."""
+        return self.train_state.learner
+
+    @property
+    def global_step(self) -> int:
+        return int(self.train_state.global_step)
+
+    @property
+    def iteration(self) -> int:
+        return int(self.train_state.iteration)
+
+    @property
+    def skipped_updates(self) -> int:
+        return int(self.train_state.skipped_updates)
+
+    @property
+    def normalizer(self) -> ObservationNormalizer:
+        """The current observation statistics, as the actor normalises with them."""
+        c = self.config
+        return ObservationNormalizer(self.train_state.obs_stats, c.normalize_obs, c.obs_clip)
+
     def _make_sampler(self, ray_address: str | None) -> Any:
         c = self.config
         if c.sampler == "ray":
             from trpo.ray_sampler import RaySampler
 
-            return RaySampler(self.env_factory, self.env_id, self.normalizer, c, ray_address)
+            return RaySampler(self.env_factory, self.env_id, c, ray_address)
         rngs = [noise_stream(c.seed, group) for group in range(c.workers)]
-        return Sampler(self.envs, self.normalizer, c.n_steps, c.seed, rngs=rngs)
+        return Sampler(self.envs, c.n_steps, c.seed, rngs=rngs)
 
     # ------------------------------------------------------------------------------------------
     def learn(
@@ -117,7 +133,9 @@ class TRPO:
         """
         batch_size = self.config.batch_size
         iterations = max(1, math.ceil(steps / batch_size))
-        self.decay_horizon = self.global_step + iterations * batch_size
+        budget = self.total_steps if self.total_steps is not None else self.global_step + iterations * batch_size
+        horizon = math.ceil(budget / batch_size) * batch_size
+        self.train_state = self.train_state._replace(lr_horizon=np.asarray(horizon, np.int64))
         start = time.perf_counter()
         try:
             for _ in range(iterations):
@@ -142,27 +160,14 @@ class TRPO:
 
     def _iterate(self, check_stop: Callable[[], None] | None = None) -> dict[str, float]:
         t0 = time.perf_counter()
-        raw = self.sampler.collect(self._actor_np, check_stop)
+        raw = self.sampler.collect(self._actor_np, self.normalizer, check_stop)
         t1 = time.perf_counter()
-        # Observation statistics include this batch before the update uses it (as in OpenAI
-        # Baselines): the policy step and the critic see the batch normalised one way.
-        self.normalizer.update(raw.obs)
-        self.reward_scaler.update(raw.rewards, raw.terminated | raw.truncated)
-        norm = self.normalizer
-        batch = raw._replace(
-            obs=norm(raw.obs),
-            rewards=self.reward_scaler(raw.rewards),
-            final_obs=norm(raw.final_obs),
-            last_obs=norm(raw.last_obs),
-        )
-        self.state, stats = self.learner.update(self.state, batch, self._critic_lr_scale())
+        self.train_state, stats = train_step(self.train_state, raw, self.config, self.learner.update)
         self._actor_np = to_acting(self.state.actor)
         t2 = time.perf_counter()
         if not self._compiled:
             # The first update in a process compiles the three jitted stages; later ones reuse them.
             self.compile_s, self._compiled = t2 - t1, True
-        self.global_step += self.config.batch_size
-        self.iteration += 1
         skipped = int(stats.pop("train/skipped"))
         if skipped and not self._warned_skipped:
             self._warned_skipped = True
@@ -172,7 +177,6 @@ class TRPO:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        self.skipped_updates += skipped
         episodes = self.sampler.finished_episodes
         returns = [r for r, _ in episodes]
         lengths = [n for _, n in episodes]
@@ -191,11 +195,6 @@ class TRPO:
             **self.sampler.metrics(),
         }
         return metrics
-
-    def _critic_lr_scale(self) -> float:
-        if not self.config.critic_lr_decay:
-            return 1.0
-        return linear_decay(self.global_step, self.decay_horizon)
 
     # ------------------------------------------------------------------------------------------
     def act(self, obs: Any, deterministic: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -237,14 +236,7 @@ class TRPO:
 
     # ------------------------------------------------------------------------------------------
     def _checkpoint_contents(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {
-            **checkpoint.flatten_tree("actor", self.state.actor),
-            **checkpoint.flatten_tree("critic", self.state.critic),
-            **checkpoint.flatten_tree("critic_opt", self.state.critic_opt),
-            "key": np.asarray(self.state.key),
-            **{f"obs_norm/{k}": np.asarray(v) for k, v in self.normalizer.state().items()},
-            **{f"reward_norm/{k}": np.asarray(v) for k, v in self.reward_scaler.state().items()},
-        }
+        arrays, counters = state_arrays(self.train_state)
         meta = {
             "trpo_version": __version__,
             "env_id": self.env_id,
@@ -253,9 +245,7 @@ class TRPO:
             "obs_dim": self.envs.obs_dim,
             "observation": self.envs.obs_spec.describe,
             "action_space": str(self.envs.action_space),
-            "global_step": self.global_step,
-            "iteration": self.iteration,
-            "skipped_updates": self.skipped_updates,
+            **counters,
             "train_wall_s": self.train_wall_s,
             "numpy_rng": self.sampler.rng_state(),
             "finished_episodes": list(self.sampler.finished_episodes),
@@ -291,18 +281,11 @@ class TRPO:
                 f"{meta['action_space']}), but {self.env_id} has observations: {here}; actions: "
                 f"{self.envs.action_space}: load it with the env it was trained on"
             )
-        like = self.state
-        self.state = LearnerState(
-            actor=checkpoint.unflatten_tree("actor", like.actor, arrays, source),
-            critic=checkpoint.unflatten_tree("critic", like.critic, arrays, source),
-            critic_opt=checkpoint.unflatten_tree("critic_opt", like.critic_opt, arrays, source),
-            key=jax.numpy.asarray(arrays["key"]),
+        state = restore_state(self.train_state, arrays, meta, source)
+        # The envs start fresh episodes (below): their running discounted returns restart at 0.
+        self.train_state = state._replace(
+            reward_stats=state.reward_stats._replace(trace=self.train_state.reward_stats.trace)
         )
-        self.state = jax.tree.map(jax.numpy.asarray, self.state)
-        self.normalizer.load_state({k[len("obs_norm/") :]: v for k, v in arrays.items() if k.startswith("obs_norm/")})
-        reward_state = {k[len("reward_norm/") :]: v for k, v in arrays.items() if k.startswith("reward_norm/")}
-        if reward_state:
-            self.reward_scaler.load_state(reward_state)
         rng_state = meta["numpy_rng"]
         self.sampler.load_rng_state(rng_state if isinstance(rng_state, list) else [rng_state])
         episodes = self.sampler.finished_episodes
@@ -315,10 +298,7 @@ class TRPO:
             reset_seed = int(np.random.SeedSequence([self.config.seed, int(meta["iteration"])]).generate_state(1)[0])
             for current, reset in zip(parts(self.sampler.obs), parts(self.envs.reset(seed=reset_seed)), strict=True):
                 current[:] = reset
-        self.global_step = int(meta["global_step"])
-        self.iteration = int(meta["iteration"])
         self.envs.env_steps = self.global_step // self.config.num_envs
-        self.skipped_updates = int(meta.get("skipped_updates", 0))
         self.train_wall_s = float(meta.get("train_wall_s", 0.0))
         self._actor_np = to_acting(self.state.actor)
 

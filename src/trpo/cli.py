@@ -202,7 +202,13 @@ def cmd_resume(argv: list[str]) -> int:
         eval_episodes=args.eval_episodes,
         quiet=args.quiet,
     )
-    print(json.dumps(resume(args.resume, options), indent=2))
+    if is_jax_env_id(str(saved["env_id"])):
+        from trpo.compiled_run import resume_compiled
+
+        summary = resume_compiled(args.resume, options)
+    else:
+        summary = resume(args.resume, options)
+    print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -1,11 +1,10 @@
 """Whole TRPO training as one compiled JAX program, on JAX-native envs (trpo.jax_envs).
 
-Each iteration is the Gymnasium path's iteration, moved inside `lax.scan`:
-1. `n_steps` steps of `num_envs` envs, acting with observations normalised by the statistics
-   from before this batch (as trpo.rollout's Sampler does);
-2. the running observation statistics take in this batch's observations (Chan's merge, as
-   trpo.normalization.RunningMeanStd), and the batch is normalised with them;
-3. trpo.learner.update: the same advantages, policy step and critic fit as the Gymnasium path.
+Each iteration is collect then trpo.train_step.train_step, inside `lax.scan`:
+1. `collect`: `n_steps` steps of `num_envs` envs, acting with observations normalised by the
+   statistics from before this batch (as trpo.rollout's Sampler does);
+2. `train_step`, the same function the Gymnasium path calls: statistics, normalisation, reward
+   scaling, the critic's schedule, trpo.learner.update, counters, here in float32 JAX.
 
 `Program.run` scans `chunk` iterations; the host calls it again for the next chunk (to write
 metrics and checkpoints between chunks), so a run compiles it once. Everything is a pure function
@@ -25,47 +24,16 @@ import optax
 from trpo import learner
 from trpo.config import TRPOConfig
 from trpo.jax_envs import JaxEnv
-from trpo.learner import Batch, LearnerState
+from trpo.learner import Batch
 from trpo.logger import METRIC_COLUMNS
 from trpo.networks import actor_forward
+from trpo.normalization import normalize
+from trpo.train_step import TrainState, init_train_state, train_step
 
 RECENT_EPISODES = 100
 """rollout/ep_return_mean is over the latest this-many finished episodes (as SyncVectorEnv)"""
 ENV_KEY_SALT = 1
 """the env and action-noise key is fold_in(PRNGKey(seed), ENV_KEY_SALT); PRNGKey(seed) inits the learner"""
-EPSILON = 1e-8
-
-
-class ObsStats(NamedTuple):
-    """Running mean and (population) variance of the raw observations, and how many were seen."""
-
-    mean: jax.Array
-    var: jax.Array
-    count: jax.Array
-
-
-def init_obs_stats(obs_dim: int) -> ObsStats:
-    return ObsStats(jnp.zeros(obs_dim), jnp.ones(obs_dim), jnp.zeros(()))
-
-
-def merge_obs_stats(stats: ObsStats, batch: jax.Array) -> ObsStats:
-    """Fold a batch [B, D] into the statistics: Chan et al.'s parallel formula, the same as
-    RunningMeanStd.merge (a first batch replaces the initial mean 0, var 1)."""
-    count = jnp.asarray(batch.shape[0], jnp.float32)
-    mean, var = batch.mean(axis=0), batch.var(axis=0)
-    total = stats.count + count
-    delta = mean - stats.mean
-    merged_mean = stats.mean + delta * (count / total)
-    m2 = stats.var * stats.count + var * count + delta**2 * (stats.count * count / total)
-    first = stats.count == 0
-    return ObsStats(jnp.where(first, mean, merged_mean), jnp.where(first, var, m2 / total), total.astype(jnp.float32))
-
-
-def normalize_obs(stats: ObsStats, obs: jax.Array, config: TRPOConfig) -> jax.Array:
-    """As ObservationNormalizer: (obs - mean) / sqrt(var + eps), clipped to +-obs_clip."""
-    if not config.normalize_obs:
-        return obs
-    return jnp.clip((obs - stats.mean) / jnp.sqrt(stats.var + EPSILON), -config.obs_clip, config.obs_clip)
 
 
 class RecentEpisodes(NamedTuple):
@@ -95,10 +63,10 @@ def push_episodes(recent: RecentEpisodes, returns: jax.Array, lengths: jax.Array
 
 
 class Carry(NamedTuple):
-    """Everything one seed's training carries from iteration to iteration."""
+    """Everything one seed's training carries from iteration to iteration: the training state
+    and the collector's state (envs, current observations, key, episodes under way)."""
 
-    learner: LearnerState
-    obs_stats: ObsStats
+    train: TrainState
     env_state: Any
     obs: jax.Array
     """[N, D] raw observations the next step acts on"""
@@ -106,9 +74,6 @@ class Carry(NamedTuple):
     episode_return: jax.Array
     episode_length: jax.Array
     recent: RecentEpisodes
-    global_step: jax.Array
-    iteration: jax.Array
-    skipped_updates: jax.Array
 
 
 class Rollout(NamedTuple):
@@ -159,28 +124,24 @@ class Program:
         env_state, obs = jax.vmap(env.reset)(jax.random.split(reset_key, c.num_envs))
         zeros = jnp.zeros(c.num_envs)
         return Carry(
-            learner=state,
-            obs_stats=init_obs_stats(env.obs_dim),
+            train=init_train_state(state, env.obs_dim, c.num_envs, jnp),
             env_state=env_state,
             obs=obs,
             key=key,
             episode_return=zeros,
             episode_length=zeros,
             recent=init_recent_episodes(),
-            global_step=jnp.zeros((), jnp.int32),
-            iteration=jnp.zeros((), jnp.int32),
-            skipped_updates=jnp.zeros((), jnp.int32),
         )
 
     def collect(self, carry: Carry) -> tuple[Carry, Rollout]:
         """n_steps steps of every env with the current actor, acting on frozen statistics."""
         c, env, dist = self.config, self.env, self.env.distribution
-        actor, stats = carry.learner.actor, carry.obs_stats
+        actor, stats = carry.train.learner.actor, carry.train.obs_stats
 
         def one_step(inner, _):
             env_state, obs, key, ep_return, ep_length = inner
             key, act_key, step_key = jax.random.split(key, 3)
-            actions = dist.sample(act_key, actor_forward(actor, normalize_obs(stats, obs, c)))
+            actions = dist.sample(act_key, actor_forward(actor, self.normalize(stats, obs)))
             t = jax.vmap(env.step)(jax.random.split(step_key, c.num_envs), env_state, actions)
             ep_return, ep_length = ep_return + t.reward, ep_length + 1
             ended = t.terminated | t.truncated
@@ -208,22 +169,27 @@ class Program:
         """One TRPO iteration: collect a batch, then learn from it."""
         return self.learn(*self.collect(carry))
 
-    def learn(self, carry: Carry, rollout: Rollout) -> tuple[Carry, dict[str, jax.Array]]:
-        """Fold the batch's observations into the statistics, normalise the batch with them,
-        and run learner.update: what TRPO._iterate does after its Sampler has collected."""
+    def normalize(self, stats: Any, obs: jax.Array) -> jax.Array:
+        """Observations as the actor sees them (unchanged when normalize_obs is off)."""
         c = self.config
-        stats = merge_obs_stats(carry.obs_stats, rollout.obs.reshape(-1, self.env.obs_dim))
-        stats = stats if c.normalize_obs else carry.obs_stats
-        batch = Batch(
-            obs=normalize_obs(stats, rollout.obs, c),
+        return normalize(stats, obs, c.obs_clip, jnp) if c.normalize_obs else obs
+
+    def update(self, state: learner.LearnerState, batch: Batch, critic_lr_scale: Any) -> tuple[Any, dict]:
+        return learner.update(state, batch, self.config, self.env.distribution, self.optimizer, critic_lr_scale)
+
+    def learn(self, carry: Carry, rollout: Rollout) -> tuple[Carry, dict[str, jax.Array]]:
+        """train_step on the collected batch (what TRPO._iterate does after its Sampler has
+        collected), then the episode window for the metrics."""
+        raw = Batch(
+            obs=rollout.obs,
             actions=rollout.actions,
             rewards=rollout.rewards,
             terminated=rollout.terminated,
             truncated=rollout.truncated,
-            final_obs=normalize_obs(stats, rollout.final_obs, c),
-            last_obs=normalize_obs(stats, carry.obs, c),
+            final_obs=rollout.final_obs,
+            last_obs=carry.obs,
         )
-        state, train_stats = learner.update(carry.learner, batch, c, self.env.distribution, self.optimizer)
+        train, train_stats = train_step(carry.train, raw, self.config, self.update, jnp)
         ended = rollout.ended_length > 0
         recent = push_episodes(carry.recent, rollout.ended_return, rollout.ended_length, ended)
         n = recent.valid.sum()
@@ -233,15 +199,7 @@ class Program:
             "rollout/episodes": n.astype(jnp.float32),
             **train_stats,
         }
-        skipped = train_stats["train/skipped"].astype(jnp.int32)
-        carry = carry._replace(
-            learner=state,
-            obs_stats=stats,
-            recent=recent,
-            global_step=carry.global_step + c.batch_size,
-            iteration=carry.iteration + 1,
-            skipped_updates=carry.skipped_updates + skipped,
-        )
+        carry = carry._replace(train=train, recent=recent)
         return carry, {name: metrics[name] for name in METRIC_NAMES}
 
     def run(self, carry: Carry, active: jax.Array, chunk: int) -> tuple[Carry, dict[str, jax.Array]]:
@@ -260,8 +218,8 @@ class Program:
     def evaluate(self, carry: Carry, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Deterministic returns and lengths of one episode per key, on fresh envs, acting on the
         final observation statistics (as TRPO.evaluate)."""
-        c, env, dist = self.config, self.env, self.env.distribution
-        actor, stats = carry.learner.actor, carry.obs_stats
+        env, dist = self.env, self.env.distribution
+        actor, stats = carry.train.learner.actor, carry.train.obs_stats
 
         def episode(key):
             key, reset_key = jax.random.split(key)  # the same key use as JaxGymEnv.reset(seed=...)
@@ -270,7 +228,7 @@ class Program:
             def one_step(inner, _):
                 state, obs, key, total, length, done = inner
                 key, step_key = jax.random.split(key)
-                action = dist.mode(actor_forward(actor, normalize_obs(stats, obs[None], c)))[0]
+                action = dist.mode(actor_forward(actor, self.normalize(stats, obs[None])))[0]
                 t = env.step(step_key, state, action)
                 total = total + jnp.where(done, 0.0, t.reward)
                 length = length + jnp.where(done, 0, 1)

@@ -9,6 +9,7 @@ With several seeds the runs go to parent/seed{S}/ and the parent's summary.json 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -25,18 +26,21 @@ from trpo.config import ConfigError, TRPOConfig
 from trpo.console import ProgressDisplay
 from trpo.envs import observation_spec
 from trpo.jax_envs import make_jax_env
-from trpo.logger import Logger
+from trpo.logger import Logger, truncate_metrics
 from trpo.multiseed import aggregate, default_parent_dir, seed_dir
 from trpo.rollout import noise_stream
 from trpo.run import (
     CHECKPOINTS,
     SUMMARY_JSON,
+    RunDirError,
     RunOptions,
     default_run_dir,
     prepare_run_dir,
+    read_config_yaml,
     write_config_yaml,
     write_json,
 )
+from trpo.train_step import restore_state, state_arrays
 
 EVAL_SEED = 10_000
 """episode i of the final evaluation starts from seed EVAL_SEED + i, as TRPO.evaluate"""
@@ -57,20 +61,20 @@ def seed_slice(tree: Any, i: int) -> Any:
     return jax.tree.map(lambda x: np.asarray(x[i]), tree)
 
 
+COLLECTOR = "collector"
+"""checkpoint arrays under collector/: the compiled collector's state (envs, observations, key,
+episodes under way and the recent-episode window), so a resumed run continues exactly"""
+
+
 def checkpoint_contents(
     program: Program, carry: Carry, env_id: str, config: TRPOConfig, wall_s: float
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """One seed's carry in TRPO._checkpoint_contents's format, so TRPO.load restores it."""
-    stats = carry.obs_stats
-    arrays = {
-        **checkpoint.flatten_tree("actor", carry.learner.actor),
-        **checkpoint.flatten_tree("critic", carry.learner.critic),
-        **checkpoint.flatten_tree("critic_opt", carry.learner.critic_opt),
-        "key": np.asarray(carry.learner.key),
-        "obs_norm/mean": np.asarray(stats.mean, np.float64),
-        "obs_norm/var": np.asarray(stats.var, np.float64),
-        "obs_norm/count": np.asarray(float(stats.count)),
-    }
+    """One seed's carry: the training state in the Gymnasium path's format (so TRPO.load
+    restores it and `trpo eval` plays it) plus the collector's state."""
+    arrays, counters = state_arrays(carry.train)
+    collector = carry._replace(train=())
+    arrays.update(checkpoint.flatten_tree(COLLECTOR, collector))
+    recent = carry.recent
     meta = {
         "trpo_version": __version__,
         "env_id": env_id,
@@ -79,21 +83,31 @@ def checkpoint_contents(
         "obs_dim": program.env.obs_dim,
         "observation": observation_spec(program.env.observation_space).describe,
         "action_space": str(program.env.action_space),
-        "global_step": int(carry.global_step),
-        "iteration": int(carry.iteration),
-        "skipped_updates": int(carry.skipped_updates),
+        **counters,
         "train_wall_s": wall_s,
         # The compiled path draws its noise from JAX keys; these NumPy streams are what a TRPO
-        # resumed from this checkpoint on the Gymnasium path would start from.
+        # loaded from this checkpoint draws from.
         "numpy_rng": [noise_stream(config.seed, group).bit_generator.state for group in range(config.workers)],
         "finished_episodes": [
-            [float(r), int(n)]
-            for r, n, ok in zip(carry.recent.returns, carry.recent.lengths, carry.recent.valid, strict=True)
-            if ok
+            [float(r), int(n)] for r, n, ok in zip(recent.returns, recent.lengths, recent.valid, strict=True) if ok
         ],
         "compiled": True,
     }
     return arrays, meta
+
+
+def restore_carry(program: Program, arrays: dict[str, np.ndarray], meta: dict[str, Any], source: str) -> Carry:
+    """One seed's carry from checkpoint_contents's arrays. A checkpoint without the collector's
+    state (written before it was saved) continues on fresh envs, keyed by seed and iteration."""
+    fresh = jax.device_get(init_seeds(program, jnp.asarray([program.config.seed], jnp.int32)))
+    fresh = seed_slice(fresh, 0)
+    train = restore_state(fresh.train, arrays, meta, source, np)
+    if any(name.startswith(COLLECTOR + "/") for name in arrays):
+        collector = checkpoint.unflatten_tree(COLLECTOR, fresh._replace(train=()), arrays, source)
+    else:
+        again = jnp.asarray([program.config.seed + 1_000_003 * int(meta["iteration"])], jnp.int32)
+        collector = seed_slice(jax.device_get(init_seeds(program, again)), 0)._replace(train=())
+    return collector._replace(train=train)
 
 
 def _run_dirs(env_id: str, seeds: list[int], options: RunOptions, many: bool, overwrite: bool) -> tuple[Path, list]:
@@ -110,6 +124,15 @@ def _run_dirs(env_id: str, seeds: list[int], options: RunOptions, many: bool, ov
     return parent, dirs
 
 
+def check_compiled_config(env_id: str, config: TRPOConfig) -> None:
+    """Refuse the fields the compiled path cannot honour (every other field works on both paths)."""
+    if config.sampler != "local" or config.workers != 1 or config.vec != "sync":
+        raise ConfigError(
+            f"{env_id} steps its envs inside the compiled program: --sampler, --workers and --vec apply only to "
+            "Gymnasium envs; leave them at their defaults (local, 1, sync)"
+        )
+
+
 def train_compiled(
     env_id: str,
     config: TRPOConfig,
@@ -121,34 +144,86 @@ def train_compiled(
     """Train every seed in one compiled program; write one run directory per seed. Returns the
     run's summary (one seed) or the aggregate over seeds (`many`, written to the parent too)."""
     start = time.perf_counter()
-    if config.sampler != "local" or config.workers != 1:
-        raise ConfigError(
-            f"{env_id} steps its envs inside the compiled program: --sampler and --workers apply only to "
-            "Gymnasium envs; leave them at their defaults (local, 1)"
-        )
+    check_compiled_config(env_id, config)
     enable_compilation_cache()
     program = Program(make_jax_env(env_id), config)
     parent, dirs = _run_dirs(env_id, seeds, options, many, overwrite)
     configs = [config.replace(seed=s) for s in seeds]
     for d, c in zip(dirs, configs, strict=True):
         write_config_yaml(d, env_id, c, options)
+    carry = init_seeds(program, jnp.asarray(seeds, jnp.int32))
+    summaries = _train_and_summarise(program, carry, env_id, configs, dirs, options, start, many, 0.0)
+    if not many:
+        return summaries[0]
+    result = aggregate(env_id, summaries)
+    wall_s = time.perf_counter() - start
+    result.update(wall_s=round(wall_s, 3), compile_s=summaries[0]["compile_s"], run_dir=str(parent))
+    result["sps_all_seeds"] = round(len(seeds) * summaries[0]["sps"], 1)
+    write_json(parent / SUMMARY_JSON, result)
+    return result
+
+
+def resume_compiled(run_dir: Path, options: RunOptions) -> dict[str, Any]:
+    """Continue a compiled run (one seed's directory) on the compiled path, from its latest
+    checkpoint up to options.total_steps: the training state and the collector's state (envs
+    included) are restored, so the run goes on as if it had not stopped."""
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    saved = read_config_yaml(run_dir)
+    arrays, meta = checkpoint.load(run_dir / CHECKPOINTS)
+    env_id = meta["env_id"]
+    config = TRPOConfig.from_dict(meta["config"], source=f"{run_dir} checkpoint config")
+    if options.total_steps < int(meta["global_step"]):
+        raise RunDirError(
+            f"--total-steps {options.total_steps} is below the {meta['global_step']} steps {run_dir} has already "
+            "trained; give a larger --total-steps"
+        )
+    enable_compilation_cache()
+    program = Program(make_jax_env(env_id), config)
+    one = restore_carry(program, arrays, meta, str(run_dir / CHECKPOINTS))
+    carry = jax.tree.map(lambda x: jnp.asarray(x)[None], one)
+    truncate_metrics(run_dir, int(meta["global_step"]))
+    options = dataclasses.replace(options, run_dir=run_dir, preset_source=saved.get("preset"))
+    write_config_yaml(run_dir, env_id, config, options)
+    previous_s = float(meta.get("train_wall_s", 0.0))
+    return _train_and_summarise(program, carry, env_id, [config], [run_dir], options, start, False, previous_s)[0]
+
+
+def _train_and_summarise(
+    program: Program,
+    carry: Carry,
+    env_id: str,
+    configs: list[TRPOConfig],
+    dirs: list[Path],
+    options: RunOptions,
+    start: float,
+    many: bool,
+    previous_s: float,
+) -> list[dict[str, Any]]:
+    """Train the seeds of `carry` (leading axis) up to options.total_steps, writing metrics and
+    checkpoints into `dirs`, evaluate, and write each seed's summary.json. The critic's learning
+    rate schedule ends at the run's budget."""
+    batch = program.config.batch_size
+    iterations = max(1, math.ceil(options.total_steps / batch))
+    horizon = jnp.full_like(carry.train.lr_horizon, iterations * batch)
+    carry = carry._replace(train=carry.train._replace(lr_horizon=horizon))
+    first = int(carry.train.iteration[0])
+    remaining = iterations - first
+    resuming = first > 0
     loggers = [
         Logger(d, tensorboard=options.tensorboard, hparams=c.to_dict()) for d, c in zip(dirs, configs, strict=True)
     ]
     checkpoint_dirs = [checkpoint.CheckpointDir(d / CHECKPOINTS) for d in dirs]
-
-    batch = config.batch_size
-    iterations = max(1, math.ceil(options.total_steps / batch))
-    chunk = min(options.checkpoint_every, iterations) if options.checkpoint_every > 0 else iterations
-    carry = init_seeds(program, jnp.asarray(seeds, jnp.int32))
+    chunk = min(options.checkpoint_every, max(remaining, 1)) if options.checkpoint_every > 0 else max(remaining, 1)
     t = time.perf_counter()
     step_chunk = run_seeds.lower(program, carry, jnp.int32(chunk), chunk).compile()
     compile_s = time.perf_counter() - t
 
-    done, train_s, skipped = 0, 0.0, np.zeros(len(seeds))
-    label = f"{env_id} x{len(seeds)} seeds" if many else env_id
+    done, train_s = first, 0.0
+    skipped = np.asarray(jax.device_get(carry.train.skipped_updates), np.float64)
+    label = f"{env_id} x{len(dirs)} seeds" if many else env_id
     try:
-        with ProgressDisplay(iterations * batch, 0, label, not options.quiet) as progress:
+        with ProgressDisplay(iterations * batch, first * batch, label, not options.quiet) as progress:
             while done < iterations:
                 n = min(chunk, iterations - done)
                 t = time.perf_counter()
@@ -163,25 +238,26 @@ def train_compiled(
                     progress.update(row)
                 done += n
                 if options.checkpoint_every and done % options.checkpoint_every == 0 and done < iterations:
-                    _write_checkpoints(program, carry, env_id, configs, checkpoint_dirs, compile_s + train_s)
+                    wall = previous_s + compile_s + train_s
+                    _write_checkpoints(program, carry, env_id, configs, checkpoint_dirs, wall)
     finally:
         for logger in loggers:
             logger.close()
-    _write_checkpoints(program, carry, env_id, configs, checkpoint_dirs, compile_s + train_s)
+    _write_checkpoints(program, carry, env_id, configs, checkpoint_dirs, previous_s + compile_s + train_s)
 
     t = time.perf_counter()
     returns, lengths = jax.device_get(evaluate_seeds(program, carry, eval_keys(options.eval_episodes, EVAL_SEED)))
     eval_s = time.perf_counter() - t
     wall_s = time.perf_counter() - start
     summaries = []
-    for i, (seed, d) in enumerate(zip(seeds, dirs, strict=True)):
+    for i, (c, d) in enumerate(zip(configs, dirs, strict=True)):
         summary = {
             "env_id": env_id,
-            "seed": seed,
+            "seed": c.seed,
             "total_steps": iterations * batch,
             "iterations": iterations,
-            "wall_s": round(compile_s + train_s, 3),
-            "sps": round(iterations * batch / train_s, 1),
+            "wall_s": round(previous_s + compile_s + train_s, 3),
+            "sps": round((iterations - first) * batch / train_s, 1) if train_s > 0 else 0.0,
             "compile_s": round(compile_s, 3),
             "eval_s": round(eval_s, 3),
             "eval": {
@@ -190,17 +266,13 @@ def train_compiled(
                 "episodes": options.eval_episodes,
             },
             "run_dir": str(d),
-            "compiled": {"seeds_in_program": len(seeds), "process_wall_s": round(wall_s, 3)},
+            "compiled": {"seeds_in_program": len(dirs), "process_wall_s": round(wall_s, 3)},
         }
+        if resuming:
+            summary["compiled"]["resumed_from"] = first * batch
         write_json(d / SUMMARY_JSON, summary)
         summaries.append(summary)
-    if not many:
-        return summaries[0]
-    result = aggregate(env_id, summaries)
-    result.update(wall_s=round(wall_s, 3), compile_s=round(compile_s, 3), run_dir=str(parent))
-    result["sps_all_seeds"] = round(len(seeds) * iterations * batch / train_s, 1)
-    write_json(parent / SUMMARY_JSON, result)
-    return result
+    return summaries
 
 
 def _metrics_row(
@@ -241,4 +313,4 @@ def _write_checkpoints(
     for i, (c, folder) in enumerate(zip(configs, checkpoint_dirs, strict=True)):
         one = seed_slice(host, i)
         arrays, meta = checkpoint_contents(program, one, env_id, c, wall_s)
-        folder.write(int(one.iteration), arrays, meta)
+        folder.write(int(one.train.iteration), arrays, meta)

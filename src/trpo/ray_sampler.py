@@ -1,14 +1,14 @@
 """RaySampler: the envs stepped by Ray actors, on this machine or a cluster, one batch joined here.
 
 TRPO is synchronous: each iteration needs the whole batch before the next policy. So each
-iteration the learner puts the actor's NumPy parameters and the observation-normaliser state
+iteration the learner puts the actor's NumPy parameters and the observation statistics
 in the object store once, every worker (one Ray actor owning `num_envs / workers` envs and the
 action-noise stream of its env group) runs the ordinary `Sampler.collect` with them, and the
 parts are joined along the env axis into the Batch the local sampler returns. Env groups
 are seeded as in rollout.py, so a local run with the same `workers` collects the same batches.
 
-The normaliser statistics are not updated in the workers: the agent folds the joined batch's
-raw observations into them after the rollout, exactly as with the local sampler.
+The observation statistics are not updated in the workers: the training step folds the joined
+batch's raw observations into them after the rollout, exactly as with the local sampler.
 
 A worker whose process dies (a crashed simulator, a lost node) is replaced by a new actor and
 its part of the iteration is collected again; `worker_restarts` counts replacements.
@@ -26,7 +26,7 @@ import numpy as np
 
 from trpo.config import TRPOConfig
 from trpo.envs import EnvFactory, SyncVectorEnv
-from trpo.normalization import ObservationNormalizer
+from trpo.normalization import ObservationNormalizer, RunningStats
 from trpo.rollout import Batch, Sampler, noise_stream
 
 MAX_RESTARTS_PER_ITERATION = 3
@@ -68,10 +68,9 @@ class SamplerWorker:
         per_worker = config.num_envs // config.workers
         self.offset = group * per_worker
         envs = SyncVectorEnv([env_factory] * per_worker, name=env_name)
-        self.normalizer = ObservationNormalizer(envs.obs_spec.vector_dim, config.normalize_obs, config.obs_clip)
+        self.config = config
         self.sampler = Sampler(
             envs,
-            self.normalizer,
             config.n_steps,
             config.seed,
             rngs=[noise_stream(config.seed, group, restart)],
@@ -80,12 +79,12 @@ class SamplerWorker:
         if rng_state is not None:
             self.load_rng_state(rng_state)
 
-    def collect(self, shared: tuple[Any, dict[str, np.ndarray]]) -> tuple[Batch, list[Episode], float]:
+    def collect(self, shared: tuple[Any, RunningStats]) -> tuple[Batch, list[Episode], float]:
         """This group's part of the iteration, the episodes it finished, and its stepping time."""
         start = time.perf_counter()
-        actor_np, normalizer_state = shared
-        self.normalizer.load_state(normalizer_state)
-        raw = self.sampler.collect(actor_np)
+        actor_np, obs_stats = shared
+        normalizer = ObservationNormalizer(obs_stats, self.config.normalize_obs, self.config.obs_clip)
+        raw = self.sampler.collect(actor_np, normalizer)
         # Episodes are appended step by step, env by env: the order of np.nonzero over [T, K].
         steps, envs = np.nonzero(raw.terminated | raw.truncated)
         finished = list(self.sampler.finished_episodes)[-len(steps) :] if len(steps) else []
@@ -130,13 +129,11 @@ class RaySampler:
         self,
         env_factory: EnvFactory,
         env_name: str,
-        normalizer: ObservationNormalizer,
         config: TRPOConfig,
         address: str | None = None,
     ):
         self._ray = import_ray()
         self.address = address
-        self.normalizer = normalizer
         self.config = config
         self._worker_args = (env_factory, env_name, config)
         self.workers: list[Any] = []
@@ -165,14 +162,17 @@ class RaySampler:
     def _new_worker(self, group: int, restart: int, rng_state: dict[str, Any] | None = None) -> Any:
         return self._remote_worker.remote(*self._worker_args, group, restart, rng_state)
 
-    def collect(self, actor_np: Any, check_stop: Callable[[], None] | None = None) -> Batch:
-        """One iteration from all workers. `check_stop` (see trpo.interrupt) is called once the
-        workers have answered: a remote rollout cannot stop between env steps."""
+    def collect(
+        self, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Callable[[], None] | None = None
+    ) -> Batch:
+        """One iteration from all workers, acting on observations normalised by `normalizer`.
+        `check_stop` (see trpo.interrupt) is called once the workers have answered: a remote
+        rollout cannot stop between env steps."""
         ray = self._ray
         if not self.workers:
             self._start_workers()
         t0 = time.perf_counter()
-        shared = ray.put((actor_np, self.normalizer.state()))
+        shared = ray.put((actor_np, normalizer.stats))
         calls = [worker.collect.remote(shared) for worker in self.workers]
         t1 = time.perf_counter()
         results = [self._result(g, call, shared) for g, call in enumerate(calls)]

@@ -60,7 +60,6 @@ class Sampler:
     def __init__(
         self,
         envs: VectorEnv,
-        normalizer: ObservationNormalizer,
         n_steps: int,
         seed: int,
         rngs: Sequence[np.random.Generator] | None = None,
@@ -68,7 +67,6 @@ class Sampler:
     ):
         self.envs = envs
         self.dist: Distribution = envs.distribution
-        self.normalizer = normalizer
         self.n_steps = n_steps
         self.rngs = list(rngs) if rngs is not None else [noise_stream(seed, 0)]
         n, spec = envs.num_envs, envs.obs_spec
@@ -108,26 +106,31 @@ class Sampler:
         for rng, state in zip(self.rngs, states, strict=True):
             rng.bit_generator.state = state
 
-    def act(self, actor_np: Any, raw_obs: Observation, deterministic: bool = False) -> np.ndarray:
-        """`actor_np`: the actor as networks.to_acting gives it."""
+    def act(
+        self, actor_np: Any, normalizer: ObservationNormalizer, raw_obs: Observation, deterministic: bool = False
+    ) -> np.ndarray:
+        """`actor_np`: the actor as networks.to_acting gives it; `normalizer`: the observation
+        statistics it acts with."""
         if len(self.rngs) == 1:
-            params = acting_forward(actor_np, self.normalizer(raw_obs))
+            params = acting_forward(actor_np, normalizer(raw_obs))
             return self.dist.sample_numpy(self.rng, params, deterministic)
         # One forward per group on exactly the rows a worker owning that group would see, so
         # the numbers match a Ray run bit for bit.
         return np.concatenate(
             [
                 self.dist.sample_numpy(
-                    rng, acting_forward(actor_np, self.normalizer(tree_index(raw_obs, rows))), deterministic
+                    rng, acting_forward(actor_np, normalizer(tree_index(raw_obs, rows))), deterministic
                 )
                 for rng, rows in zip(self.rngs, self._groups, strict=True)
             ]
         )
 
-    def collect(self, actor_np: Any, check_stop: Callable[[], None] | None = None) -> Batch:
-        """n_steps steps of every env with the actor's NumPy parameters. The returned arrays are
-        reused by the next call. `check_stop`, called after every env step, may raise to abandon
-        the batch (see trpo.interrupt)."""
+    def collect(
+        self, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Callable[[], None] | None = None
+    ) -> Batch:
+        """n_steps steps of every env with the actor's NumPy parameters, acting on observations
+        normalised by `normalizer`. The returned arrays are reused by the next call. `check_stop`,
+        called after every env step, may raise to abandon the batch (see trpo.interrupt)."""
         b = self._buffers
         # (buffer, current) array pairs: one for vector observations, one per part with an image.
         obs_parts = list(zip(parts(b.obs), parts(self.obs), strict=True))
@@ -137,7 +140,7 @@ class Sampler:
         envs, groups = self.envs, self._groups
         # One actor per env group, on that group's rows and noise stream, as in act().
         actors = [
-            RolloutActor(actor_np, self.dist, self.normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
+            RolloutActor(actor_np, self.dist, normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
             for rng, rows in zip(self.rngs, groups, strict=True)
         ]
         single = len(groups) == 1

@@ -146,7 +146,13 @@ def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any
     prepare_run_dir(run_dir, overwrite=False)
     # The agent before the folder: an unknown env id or an unsupported space leaves no half-made run.
     start = time.perf_counter()
-    agent = TRPO(env_id, config, make_kwargs=options.make_kwargs, ray_address=options.ray_address)
+    agent = TRPO(
+        env_id,
+        config,
+        make_kwargs=options.make_kwargs,
+        ray_address=options.ray_address,
+        total_steps=options.total_steps,
+    )
     setup_s = time.perf_counter() - start
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_yaml(run_dir, env_id, config, options)
@@ -171,6 +177,7 @@ def resume(run_dir: Path, options: RunOptions) -> dict[str, Any]:
             f"--total-steps {options.total_steps} is below the {agent.global_step} steps {run_dir} has already "
             "trained; give a larger --total-steps"
         )
+    agent.total_steps = options.total_steps
     truncate_metrics(run_dir, agent.global_step)
     options = dataclasses.replace(
         options, run_dir=run_dir, preset_source=saved.get("preset"), make_kwargs=agent.make_kwargs
