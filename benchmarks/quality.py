@@ -136,14 +136,14 @@ def agent_path(run_dir: Path, steps: int) -> Path:
 
 
 def run_config(env_id: str, seed: int) -> dict[str, Any]:
-    from trpo import presets
+    from trpo.runs import presets
 
     return presets.for_env(env_id)[0].replace(seed=seed).to_dict()
 
 
 def run_make_kwargs(env_id: str) -> dict[str, Any]:
     """The gymnasium.make arguments of the env's preset."""
-    from trpo import presets
+    from trpo.runs import presets
 
     return presets.for_env(env_id)[1]
 
@@ -176,9 +176,9 @@ def interrupted_agent(job: Job, config_dict: dict[str, Any], make_kwargs: dict[s
     """The agent of the run's latest checkpoint when it is a run of the current preset cut off
     before the first budget still `todo` (within its last iteration: killed during the eval) and,
     without continues(), one that was aimed at that budget; else None."""
-    from trpo.agent import TRPO
-    from trpo.checkpoint import LATEST
-    from trpo.run import CHECKPOINTS, read_config_yaml
+    from trpo.runs.run import CHECKPOINTS, read_config_yaml
+    from trpo.training.agent import TRPO
+    from trpo.training.checkpoint import LATEST
 
     if not (job.run_dir / CHECKPOINTS / LATEST).exists():
         return None
@@ -195,11 +195,11 @@ def interrupted_agent(job: Job, config_dict: dict[str, Any], make_kwargs: dict[s
 def run_job(job: Job) -> str:
     """Train one env x seed up to its largest budget, evaluating at each budget on the way; a
     run that was cut off continues from its latest checkpoint."""
-    from trpo.agent import TRPO
-    from trpo.checkpoint import CheckpointDir
     from trpo.config import TRPOConfig
-    from trpo.logger import Logger, truncate_metrics
-    from trpo.run import CHECKPOINTS, RunOptions, write_config_yaml
+    from trpo.runs.run import CHECKPOINTS, RunOptions, write_config_yaml
+    from trpo.training.agent import TRPO
+    from trpo.training.checkpoint import CheckpointDir
+    from trpo.training.logger import Logger, truncate_metrics
 
     config_dict = run_config(job.env_id, job.seed)
     make_kwargs = run_make_kwargs(job.env_id)

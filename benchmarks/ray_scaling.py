@@ -25,12 +25,13 @@ import jax
 import numpy as np
 import ray
 
-from trpo.agent import TRPO
+from trpo.collect.ray_sampler import RaySampler
 from trpo.config import TRPOConfig
-from trpo.envs import make_vector_env
-from trpo.learner import Batch, Learner
-from trpo.normalization import ObservationNormalizer
-from trpo.ray_sampler import RaySampler
+from trpo.envs.sync import make_vector_env
+from trpo.learning.batch import Batch
+from trpo.learning.learner import Learner
+from trpo.learning.normalization import ObservationNormalizer
+from trpo.training.agent import TRPO
 
 ENVS, STEPS = 8, 128
 

@@ -7,10 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from trpo.acting import RolloutActor
-from trpo.distributions import Categorical, DiagGaussian
-from trpo.networks import actor_forward, init_actor, to_numpy
-from trpo.normalization import ObservationNormalizer, init_stats, update_stats
+from trpo.collect.acting import RolloutActor
+from trpo.learning.distributions import Categorical, DiagGaussian
+from trpo.learning.networks import actor_forward, init_actor, to_numpy
+from trpo.learning.normalization import ObservationNormalizer, init_stats, update_stats
 
 
 @pytest.mark.parametrize("normalize", [True, False])

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from trpo.advantages import gae, next_state_values
-from trpo.envs import SyncVectorEnv
-from trpo.normalization import ObservationNormalizer
-from trpo.rollout import Sampler
+from trpo.collect.rollout import Sampler
+from trpo.envs.sync import SyncVectorEnv
+from trpo.learning.advantages import gae, next_state_values
+from trpo.learning.normalization import ObservationNormalizer
 
 # Three steps of one env, gamma = lambda = 0.5 (so gamma * lambda = 0.25), rewards 1, 2, 3,
 # V = 1 everywhere, V after the last step = 4.

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 from trpo.config import TRPOConfig
-from trpo.learner import Batch, Learner
-from trpo.normalization import RunningStats, init_reward_stats
-from trpo.train_step import train_step
+from trpo.learning.batch import Batch
+from trpo.learning.learner import Learner
+from trpo.learning.normalization import RunningStats, init_reward_stats
+from trpo.training.train_step import train_step
 
 gymnax = pytest.importorskip("gymnax")
 
-from trpo import compiled  # noqa: E402
-from trpo.compiled import Program  # noqa: E402
-from trpo.jax_envs import make_jax_env  # noqa: E402
+from trpo.envs.jax_envs import make_jax_env  # noqa: E402
+from trpo.training import compiled  # noqa: E402
+from trpo.training.compiled import Program  # noqa: E402
 
 TINY = TRPOConfig(num_envs=4, n_steps=16, critic_minibatch=32, critic_epochs=2, hidden_sizes=(16,), cg_iters=5)
 
@@ -125,11 +126,11 @@ def test_cartpole_solved_by_the_compiled_path(tmp_path):
     run directory is an ordinary one: TRPO.load evaluates its checkpoint to the same result.
     (Since the observation encoders changed how init splits its key, seed 0 stalls at an eval of
     327 in this budget while seeds 1 and 2 reach 500: one seed is a sample, not a guarantee.)"""
-    from trpo import presets
-    from trpo.agent import TRPO
-    from trpo.compiled_run import train_compiled
-    from trpo.logger import read_metrics
-    from trpo.run import RunOptions
+    from trpo.runs import presets
+    from trpo.runs.compiled_run import train_compiled
+    from trpo.runs.run import RunOptions
+    from trpo.training.agent import TRPO
+    from trpo.training.logger import read_metrics
 
     values, _ = presets.resolve("auto", "gymnax:CartPole-v1")
     config = TRPOConfig.from_dict({**values, "seed": 1})
@@ -152,9 +153,9 @@ def test_cartpole_solved_by_the_compiled_path(tmp_path):
 def test_cli_seeds_in_one_program_equal_separate_runs(tmp_path):
     """`--seeds 0-1` trains both seeds in one vmapped program and writes one ordinary run
     directory per seed; each seed's checkpoint equals a separate one-seed run of that seed."""
-    from trpo import checkpoint
     from trpo.cli import main
-    from trpo.logger import METRIC_COLUMNS, read_metrics
+    from trpo.training import checkpoint
+    from trpo.training.logger import METRIC_COLUMNS, read_metrics
 
     flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
     flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "2", "--quiet", "--preset", "none"]
@@ -194,7 +195,7 @@ def test_resumed_compiled_run_continues_on_the_compiled_path_as_if_uninterrupted
     metrics as one run of 4: the training state and the collector's state (envs included) are
     restored, and the resumed run stays on the compiled path."""
     from trpo.cli import main
-    from trpo.logger import read_metrics
+    from trpo.training.logger import read_metrics
 
     flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
     flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "2", "--quiet", "--preset", "none"]
@@ -222,7 +223,7 @@ def test_compiled_path_refuses_the_fields_it_cannot_honour(tmp_path):
 
 def test_parse_seeds_accepts_lists_and_ranges():
     from trpo.config import ConfigError
-    from trpo.multiseed import parse_seeds
+    from trpo.runs.multiseed import parse_seeds
 
     assert parse_seeds("0,1,2") == [0, 1, 2]
     assert parse_seeds("0-15") == list(range(16))

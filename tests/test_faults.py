@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from faulty_envs import FaultyEnv
-from trpo import TRPO, TRPOConfig, checkpoint
-from trpo.checkpoint import CheckpointDir
-from trpo.envs import EnvFault
-from trpo.interrupt import TrainingInterrupted
-from trpo.learner import Learner
-from trpo.rollout import Batch
+from trpo import TRPO, TRPOConfig
+from trpo.envs.errors import EnvFault
+from trpo.learning.batch import Batch
+from trpo.learning.learner import Learner
+from trpo.training import checkpoint
+from trpo.training.checkpoint import CheckpointDir
+from trpo.training.interrupt import TrainingInterrupted
 
 # 2 envs x 32 steps = 64 transitions per iteration.
 TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=2)
@@ -102,14 +103,14 @@ def a_batch(steps=32, n=2, obs_dim=3, seed=0):
 
 
 def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(monkeypatch):
-    from trpo.distributions import Categorical
+    from trpo.learning.distributions import Categorical
 
     learner = Learner(TINY, Categorical(2), obs=3)
     state = learner.init(jax.random.PRNGKey(0))
     updated, stats = learner.update(state, a_batch())
     assert stats["train/skipped"] == 0.0 and not leaves_equal(updated.actor, state.actor)
 
-    import trpo.learner as learner_module
+    import trpo.learning.learner as learner_module
 
     fit = learner_module.fit_critic
 
@@ -135,7 +136,7 @@ def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(m
 def test_async_backend_stops_on_env_faults_too(fault, words):
     from functools import partial
 
-    from trpo.vec.subprocess import AsyncVectorEnv
+    from trpo.envs.subprocess import AsyncVectorEnv
 
     # Each async worker is a fresh process that makes one env, instance 0: all of them fail.
     envs = AsyncVectorEnv([partial(FaultyEnv, fault, 5, 0)] * 2, name="faulty")

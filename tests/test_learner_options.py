@@ -8,9 +8,9 @@ import optax
 import pytest
 
 from trpo.config import ConfigError, TRPOConfig
-from trpo.learner import fit_critic, value_loss
-from trpo.networks import critic_forward, init_critic
-from trpo.train_step import linear_decay
+from trpo.learning.learner import fit_critic, value_loss
+from trpo.learning.networks import critic_forward, init_critic
+from trpo.training.train_step import linear_decay
 
 
 def test_value_loss_without_clip_is_the_mean_squared_error():

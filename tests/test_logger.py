@@ -4,7 +4,7 @@ import struct
 
 from tensorboardX.proto import event_pb2
 
-from trpo.logger import Logger, read_metrics
+from trpo.training.logger import Logger, read_metrics
 
 
 def _events(folder):

@@ -1,7 +1,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from trpo.normalization import ObservationNormalizer, init_stats, normalize, update_stats
+from trpo.learning.normalization import ObservationNormalizer, init_stats, normalize, update_stats
 
 
 def test_batched_updates_equal_statistics_of_all_data():

@@ -5,11 +5,12 @@ import jax
 import numpy as np
 import pytest
 
-from trpo.distributions import Categorical
-from trpo.envs import EnvError, observation_spec
-from trpo.networks import actor_forward, critic_forward, init_actor, init_critic
-from trpo.normalization import ObservationNormalizer, init_stats, update_stats
-from trpo.observations import IMAGE, VECTOR, ObservationSpec
+from trpo.envs.errors import EnvError
+from trpo.envs.spaces import observation_spec
+from trpo.learning.distributions import Categorical
+from trpo.learning.networks import actor_forward, critic_forward, init_actor, init_critic
+from trpo.learning.normalization import ObservationNormalizer, init_stats, update_stats
+from trpo.learning.observations import IMAGE, VECTOR, ObservationSpec
 
 Box, Discrete = gym.spaces.Box, gym.spaces.Discrete
 

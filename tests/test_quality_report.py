@@ -138,11 +138,11 @@ def steps_logged(run_dir):
 def cut_off_run(tmp_path, monkeypatch):
     """A CartPole job (1024 steps an iteration) of 4 iterations, killed in its third: what a
     machine restart leaves behind (checkpoints of iterations 1 and 2, their metrics rows)."""
-    import trpo.logger
+    import trpo.training.logger
 
     monkeypatch.setattr(quality, "CHECKPOINT_EVERY", 1)
     job = quality.Job("CartPole-v1", 0, (4096,), tmp_path / "CartPole-v1" / "seed0", 10)
-    write = trpo.logger.Logger.write
+    write = trpo.training.logger.Logger.write
     calls = []
 
     def killed_in_third_iteration(self, metrics):
@@ -152,7 +152,7 @@ def cut_off_run(tmp_path, monkeypatch):
         write(self, metrics)
 
     with monkeypatch.context() as patch:
-        patch.setattr(trpo.logger.Logger, "write", killed_in_third_iteration)
+        patch.setattr(trpo.training.logger.Logger, "write", killed_in_third_iteration)
         with pytest.raises(KeyboardInterrupt):
             quality.run_job(job)
     assert not quality.eval_path(job.run_dir, 4096).exists()

@@ -13,10 +13,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from trpo.agent import TRPO  # noqa: E402
 from trpo.cli import main  # noqa: E402
+from trpo.collect.rollout import noise_stream  # noqa: E402
 from trpo.config import TRPOConfig  # noqa: E402
-from trpo.rollout import Batch, noise_stream  # noqa: E402
+from trpo.learning.batch import Batch  # noqa: E402
+from trpo.training.agent import TRPO  # noqa: E402
 
 # Ray starts its processes with fork + exec, which is safe next to JAX's threads.
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")

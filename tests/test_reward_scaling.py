@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trpo.normalization import (
+from trpo.learning.normalization import (
     discounted_return_traces,
     discounted_return_traces_jax,
     init_reward_stats,

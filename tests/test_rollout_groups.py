@@ -7,10 +7,11 @@ import jax
 import numpy as np
 import pytest
 
-from trpo.envs import make_vector_env
-from trpo.networks import actor_forward, init_actor, to_numpy
-from trpo.normalization import ObservationNormalizer, init_stats, update_stats
-from trpo.rollout import Batch, Sampler, noise_stream
+from trpo.collect.rollout import Sampler, noise_stream
+from trpo.envs.sync import make_vector_env
+from trpo.learning.batch import Batch
+from trpo.learning.networks import actor_forward, init_actor, to_numpy
+from trpo.learning.normalization import ObservationNormalizer, init_stats, update_stats
 
 
 def test_noise_stream_of_a_group_does_not_depend_on_the_number_of_groups():

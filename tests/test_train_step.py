@@ -5,9 +5,9 @@ import jax
 import numpy as np
 import pytest
 
-from trpo.agent import TRPO
 from trpo.config import TRPOConfig
-from trpo.train_step import restore_state, state_arrays
+from trpo.training.agent import TRPO
+from trpo.training.train_step import restore_state, state_arrays
 
 TINY = TRPOConfig(num_envs=2, n_steps=32, critic_minibatch=32, critic_epochs=2, hidden_sizes=(8,), cg_iters=4)
 

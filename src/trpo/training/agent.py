@@ -17,18 +17,20 @@ import gymnasium as gym
 import jax
 import numpy as np
 
-from trpo import __version__, checkpoint
+from trpo.collect.rollout import Sampler, noise_stream
 from trpo.config import TRPOConfig
-from trpo.envs import EnvFactory, EnvFault, env_factory, make_one
-from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
-from trpo.interrupt import TrainingInterrupted
-from trpo.learner import Learner, LearnerState
-from trpo.networks import acting_forward, to_acting
-from trpo.normalization import ObservationNormalizer
-from trpo.observations import parts
-from trpo.rollout import Sampler, noise_stream
-from trpo.train_step import TrainState, init_train_state, restore_state, state_arrays, train_step
-from trpo.vec import VectorEnv, make_vector_env
+from trpo.envs.errors import EnvFault
+from trpo.envs.make import EnvFactory, env_factory, make_one
+from trpo.envs.vector import VectorEnv, make_vector_env
+from trpo.learning.learner import Learner, LearnerState
+from trpo.learning.networks import acting_forward, to_acting
+from trpo.learning.normalization import ObservationNormalizer
+from trpo.learning.observations import parts
+from trpo.training import checkpoint
+from trpo.training.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
+from trpo.training.interrupt import TrainingInterrupted
+from trpo.training.train_step import TrainState, init_train_state, restore_state, state_arrays, train_step
+from trpo.version import __version__
 
 Callback = Callable[[dict[str, float]], Any]
 """Called after every iteration with its metrics; returning False stops training."""
@@ -103,7 +105,7 @@ class TRPO:
     def _make_sampler(self, ray_address: str | None) -> Any:
         c = self.config
         if c.sampler == "ray":
-            from trpo.ray_sampler import RaySampler
+            from trpo.collect.ray_sampler import RaySampler
 
             return RaySampler(self.env_factory, self.env_id, c, ray_address)
         rngs = [noise_stream(c.seed, group) for group in range(c.workers)]
@@ -124,7 +126,7 @@ class TRPO:
         Each iteration's metrics go to `logger.write` and `callback`; a callback that returns
         False stops training after that iteration. With `checkpoints`, a checkpoint is written
         every `checkpoint_every` iterations (0: only at the end) and at the end. `check_stop` is
-        called after every env step and may raise (trpo.interrupt.StopOnSignal.check does on
+        called after every env step and may raise (trpo.training.interrupt.StopOnSignal.check does on
         Ctrl-C or SIGTERM).
 
         If an env fails (EnvFault) or `check_stop` raises, the batch under way is dropped, a

@@ -22,17 +22,18 @@ from typing import Any
 
 import yaml
 
-from trpo import __version__
-from trpo.agent import TRPO
-from trpo.checkpoint import LATEST, CheckpointDir, write_atomic
 from trpo.config import TRPOConfig
-from trpo.console import ProgressDisplay
-from trpo.envs import EnvError, EnvFault
-from trpo.evaluation import EvaluationFault
-from trpo.interrupt import StopOnSignal, TrainingInterrupted
-from trpo.logger import METRICS_CSV, Logger, truncate_metrics
+from trpo.envs.errors import EnvError, EnvFault
+from trpo.runs.console import ProgressDisplay
+from trpo.training.agent import TRPO
+from trpo.training.checkpoint import LATEST, CheckpointDir, write_atomic
+from trpo.training.evaluation import DEFAULT_EVAL_SEED, EvaluationFault
+from trpo.training.interrupt import StopOnSignal, TrainingInterrupted
+from trpo.training.logger import METRICS_CSV, Logger, truncate_metrics
+from trpo.version import __version__
 
 CONFIG_YAML = "config.yaml"
+EVAL_JSON = "eval.json"
 SUMMARY_JSON = "summary.json"
 CHECKPOINTS = "checkpoints"
 
@@ -243,3 +244,36 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
     }
     write_json(run_dir / SUMMARY_JSON, summary)
     return summary
+
+
+def evaluate_run(
+    run_dir: Path,
+    episodes: int = 10,
+    seed: int = DEFAULT_EVAL_SEED,
+    deterministic: bool = True,
+    video_dir: Path | None = None,
+) -> dict[str, Any]:
+    """`trpo eval`: load the run's latest checkpoint, evaluate, and write eval.json in the run."""
+    run_dir = require_run_dir(run_dir)
+    agent = TRPO.load(run_dir / CHECKPOINTS)
+    try:
+        result = agent.evaluate(episodes, seed=seed, deterministic=deterministic, video_dir=video_dir)
+    except EnvFault as fault:
+        raise EvaluationFault(
+            f"{fault}\nthe evaluation stopped; the run's checkpoint is unchanged and no {EVAL_JSON} was written. "
+            f"Fix the env, then run: trpo eval {run_dir}"
+        ) from fault
+    finally:
+        agent.close()
+    report = {
+        "env_id": agent.env_id,
+        "run_dir": str(run_dir),
+        "global_step": agent.global_step,
+        "deterministic": deterministic,
+        "seed": seed,
+        **result,
+    }
+    if video_dir is not None:
+        report["videos"] = sorted(str(p) for p in Path(video_dir).glob("*.mp4"))
+    write_json(run_dir / EVAL_JSON, report)
+    return report

@@ -1,14 +1,14 @@
-"""Whole TRPO training as one compiled JAX program, on JAX-native envs (trpo.jax_envs).
+"""Whole TRPO training as one compiled JAX program, on JAX-native envs (trpo.envs.jax_envs).
 
-Each iteration is collect then trpo.train_step.train_step, inside `lax.scan`:
+Each iteration is collect then trpo.training.train_step.train_step, inside `lax.scan`:
 1. `collect`: `n_steps` steps of `num_envs` envs, acting with observations normalised by the
-   statistics from before this batch (as trpo.rollout's Sampler does);
+   statistics from before this batch (as trpo.collect.rollout's Sampler does);
 2. `train_step`, the same function the Gymnasium path calls: statistics, normalisation, reward
-   scaling, the critic's schedule, trpo.learner.update, counters, here in float32 JAX.
+   scaling, the critic's schedule, trpo.learning.learner.update, counters, here in float32 JAX.
 
 `Program.run` scans `chunk` iterations; the host calls it again for the next chunk (to write
 metrics and checkpoints between chunks), so a run compiles it once. Everything is a pure function
-of a seed, so `jax.vmap` over seeds trains many seeds in one program (trpo.compiled_run).
+of a seed, so `jax.vmap` over seeds trains many seeds in one program (trpo.runs.compiled_run).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from trpo import learner
 from trpo.config import TRPOConfig
-from trpo.jax_envs import JaxEnv
-from trpo.learner import Batch
-from trpo.logger import METRIC_COLUMNS
-from trpo.networks import actor_forward
-from trpo.normalization import normalize
-from trpo.train_step import TrainState, init_train_state, train_step
+from trpo.envs.jax_envs import JaxEnv
+from trpo.learning import learner
+from trpo.learning.batch import Batch
+from trpo.learning.networks import actor_forward
+from trpo.learning.normalization import normalize
+from trpo.training.logger import METRIC_COLUMNS
+from trpo.training.train_step import TrainState, init_train_state, train_step
 
 RECENT_EPISODES = 100
 """rollout/ep_return_mean is over the latest this-many finished episodes (as SyncVectorEnv)"""

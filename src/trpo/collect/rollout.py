@@ -6,7 +6,7 @@ decides speed on cheap simulators. Actors with a CNN (image observations) run on
 call per env group instead, where the convolutions dominate (networks.acting_forward).
 
 Observations are dicts of arrays ({"vector": [..., D], "image": [..., H, W, C]}), written by
-the env's ObservationSpec (trpo.observations).
+the env's ObservationSpec (trpo.learning.observations).
 
 Seeding. The envs are split into equal, contiguous groups (one per Ray worker; a single group
 by default). Env i resets first with seed + i; group g draws its action noise from its own
@@ -19,31 +19,17 @@ draw per group, not per env.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from trpo.acting import RolloutActor
-from trpo.distributions import Distribution
-from trpo.networks import acting_forward
-from trpo.normalization import ObservationNormalizer
-from trpo.observations import Observation, copy, parts, tree_index
-from trpo.vec import VectorEnv
-
-
-class Batch(NamedTuple):
-    """Transitions of one iteration, time-major [T, N, ...]. The sampler returns observations as
-    the env gave them; the learner receives them normalised."""
-
-    obs: Observation
-    actions: np.ndarray
-    rewards: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
-    final_obs: Observation
-    """observation at which an episode was truncated (valid where truncated, else 0)"""
-    last_obs: Observation
-    """[N, ...] observation after the last step, for the bootstrap at the batch end"""
+from trpo.collect.acting import RolloutActor
+from trpo.envs.vector import VectorEnv
+from trpo.learning.batch import Batch
+from trpo.learning.distributions import Distribution
+from trpo.learning.networks import acting_forward
+from trpo.learning.normalization import ObservationNormalizer
+from trpo.learning.observations import Observation, copy, parts, tree_index
 
 
 def noise_stream(seed: int, group: int, restart: int = 0) -> np.random.Generator:
@@ -130,7 +116,7 @@ class Sampler:
     ) -> Batch:
         """n_steps steps of every env with the actor's NumPy parameters, acting on observations
         normalised by `normalizer`. The returned arrays are reused by the next call. `check_stop`,
-        called after every env step, may raise to abandon the batch (see trpo.interrupt)."""
+        called after every env step, may raise to abandon the batch (see trpo.training.interrupt)."""
         b = self._buffers
         # (buffer, current) array pairs: one for vector observations, one per part with an image.
         obs_parts = list(zip(parts(b.obs), parts(self.obs), strict=True))

@@ -2,9 +2,9 @@
 
 `train_step(state, raw_batch)` folds the batch into the observation and reward statistics,
 normalises the batch with them, scales the rewards, sets the critic's learning-rate schedule,
-runs `learner.update` and counts. The Gymnasium path (trpo.agent) calls it after its NumPy
+runs `learner.update` and counts. The Gymnasium path (trpo.training.agent) calls it after its NumPy
 sampler collected a batch, with `xp=np` (float64 statistics on the host; the update is jitted);
-the compiled path (trpo.compiled) calls it inside its scan after its JAX collector, with
+the compiled path (trpo.training.compiled) calls it inside its scan after its JAX collector, with
 `xp=jnp`. There is no other copy of these stages.
 """
 
@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trpo import checkpoint
 from trpo.config import TRPOConfig
-from trpo.learner import Batch, LearnerState
-from trpo.normalization import (
+from trpo.learning.batch import Batch
+from trpo.learning.learner import LearnerState
+from trpo.learning.normalization import (
     RewardStats,
     RunningStats,
     init_reward_stats,
@@ -31,6 +31,7 @@ from trpo.normalization import (
     update_stats,
     vector_part,
 )
+from trpo.training import checkpoint
 
 Update = Callable[[LearnerState, Batch, Any], tuple[LearnerState, dict[str, Any]]]
 """learner.update with its config bound: (state, normalised batch, critic lr scale) -> (state, stats)"""

@@ -2,7 +2,7 @@
 
 `policy_step` is the function to hold against the paper (Schulman et al., 2015, section 6 and
 appendix C). `update` chains the three stages as one pure function: the Learner jits it once per
-config, and the compiled training loop (trpo.compiled) calls the same function inside its scan.
+config, and the compiled training loop (trpo.training.compiled) calls the same function inside its scan.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from trpo.advantages import gae, next_state_values
 from trpo.config import TRPOConfig
-from trpo.distributions import Distribution
-from trpo.networks import Params, actor_forward, critic_forward, init_actor, init_critic
-from trpo.observations import ObservationSpec
-from trpo.rollout import Batch
-from trpo.trust_region import (
+from trpo.learning.advantages import gae, next_state_values
+from trpo.learning.batch import Batch
+from trpo.learning.distributions import Distribution
+from trpo.learning.networks import Params, actor_forward, critic_forward, init_actor, init_critic
+from trpo.learning.observations import ObservationSpec
+from trpo.learning.trust_region import (
     backtracking_line_search,
     conjugate_gradient,
     linearized_fisher,
@@ -232,7 +232,7 @@ def update(
 ) -> tuple[LearnerState, dict[str, jax.Array]]:
     """One TRPO iteration on a batch, as a pure function: advantages with the current critic,
     then the policy step, then the critic fit (its learning rate multiplied by critic_lr_scale).
-    The Gymnasium path jits it (Learner.update); the compiled path (trpo.compiled) calls it
+    The Gymnasium path jits it (Learner.update); the compiled path (trpo.training.compiled) calls it
     inside its training scan, so both run this code."""
     targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
     # [T, N, ...] -> [T * N, ...] for every observation part.

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from trpo.checkpoint import write_atomic
+from trpo.training.checkpoint import write_atomic
 
 METRICS_CSV = "metrics.csv"
 HPARAM_METRICS = ("rollout/ep_return_mean", "train/kl", "train/explained_variance")

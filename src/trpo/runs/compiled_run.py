@@ -1,6 +1,6 @@
 """`trpo train gymnax:ID` / `brax:NAME`: compiled training runs on disk, one or many seeds.
 
-All seeds train in one program (trpo.compiled, vmapped over seeds). Between compiled chunks of
+All seeds train in one program (trpo.training.compiled, vmapped over seeds). Between compiled chunks of
 `checkpoint_every` iterations the host writes each seed's metrics rows, and its checkpoint, into
 an ordinary run directory (config.yaml, metrics.csv with the Gymnasium path's columns, tb/,
 checkpoints/, summary.json), so `trpo eval`, `trpo plot` and TRPO.load work on it unchanged.
@@ -20,16 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trpo import __version__, checkpoint
-from trpo.compiled import METRIC_NAMES, Carry, Program, eval_keys, evaluate_seeds, init_seeds, run_seeds
+from trpo.collect.rollout import noise_stream
 from trpo.config import ConfigError, TRPOConfig
-from trpo.console import ProgressDisplay
-from trpo.envs import observation_spec
-from trpo.jax_envs import make_jax_env
-from trpo.logger import Logger, truncate_metrics
-from trpo.multiseed import aggregate, default_parent_dir, seed_dir
-from trpo.rollout import noise_stream
-from trpo.run import (
+from trpo.envs.jax_envs import make_jax_env
+from trpo.envs.spaces import observation_spec
+from trpo.runs.console import ProgressDisplay
+from trpo.runs.multiseed import aggregate, default_parent_dir, seed_dir
+from trpo.runs.run import (
     CHECKPOINTS,
     SUMMARY_JSON,
     RunDirError,
@@ -40,7 +37,11 @@ from trpo.run import (
     write_config_yaml,
     write_json,
 )
-from trpo.train_step import restore_state, state_arrays
+from trpo.training import checkpoint
+from trpo.training.compiled import METRIC_NAMES, Carry, Program, eval_keys, evaluate_seeds, init_seeds, run_seeds
+from trpo.training.logger import Logger, truncate_metrics
+from trpo.training.train_step import restore_state, state_arrays
+from trpo.version import __version__
 
 EVAL_SEED = 10_000
 """episode i of the final evaluation starts from seed EVAL_SEED + i, as TRPO.evaluate"""
@@ -111,7 +112,7 @@ def restore_carry(program: Program, arrays: dict[str, np.ndarray], meta: dict[st
 
 
 def _run_dirs(env_id: str, seeds: list[int], options: RunOptions, many: bool, overwrite: bool) -> tuple[Path, list]:
-    """The run directory (one seed) or parent/seed{S} for each seed, as trpo.multiseed lays them out."""
+    """The run directory (one seed) or parent/seed{S} for each seed, as trpo.runs.multiseed lays them out."""
     if many:
         parent = Path(options.run_dir) if options.run_dir else default_parent_dir(env_id, seeds)
         dirs = [seed_dir(parent, s) for s in seeds]

@@ -24,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from trpo.collect.rollout import Sampler, noise_stream
 from trpo.config import TRPOConfig
-from trpo.envs import EnvFactory, SyncVectorEnv
-from trpo.normalization import ObservationNormalizer, RunningStats
-from trpo.rollout import Batch, Sampler, noise_stream
+from trpo.envs.make import EnvFactory
+from trpo.envs.sync import SyncVectorEnv
+from trpo.learning.batch import Batch
+from trpo.learning.normalization import ObservationNormalizer, RunningStats
 
 MAX_RESTARTS_PER_ITERATION = 3
 """replacements of one worker within one iteration before the run stops with an error"""
@@ -166,7 +168,7 @@ class RaySampler:
         self, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Callable[[], None] | None = None
     ) -> Batch:
         """One iteration from all workers, acting on observations normalised by `normalizer`.
-        `check_stop` (see trpo.interrupt) is called once the workers have answered: a remote
+        `check_stop` (see trpo.training.interrupt) is called once the workers have answered: a remote
         rollout cannot stop between env steps."""
         ray = self._ray
         if not self.workers:

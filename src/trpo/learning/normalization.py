@@ -1,7 +1,7 @@
 """Running statistics of observations and of discounted returns, as values.
 
 Statistics are `RunningStats` tuples that a pure function folds a batch into; the training state
-carries them (trpo.train_step.TrainState) and nothing else holds a copy. The same functions run
+carries them (trpo.training.train_step.TrainState) and nothing else holds a copy. The same functions run
 on two array backends, chosen by `xp`:
 - NumPy (`xp=np`), float64 statistics: the Gymnasium path, whose envs and actor run in NumPy;
 - jax.numpy (`xp=jnp`), float32: the compiled path, inside its jitted scan.
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trpo.observations import VECTOR
+from trpo.learning.observations import VECTOR
 
 EPSILON = 1e-8
 
@@ -68,7 +68,7 @@ def normalize(stats: RunningStats, obs: Any, clip: float, xp: Any = np) -> Any:
     """(obs - mean) / sqrt(var + eps), clipped to +-clip, on an array or a dict's "vector" part.
 
     NumPy: the float64 statistics become a float32 shift and multiplier, applied in float32 (as
-    the acting path does, trpo.acting). JAX: divided in float32."""
+    the acting path does, trpo.collect.acting). JAX: divided in float32."""
     if isinstance(obs, dict):
         return {**obs, VECTOR: normalize(stats, obs[VECTOR], clip, xp)} if VECTOR in obs else obs
     if xp is np:
