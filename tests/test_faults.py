@@ -66,6 +66,34 @@ def test_a_stop_request_between_env_steps_saves_and_raises(tmp_path):
     assert checkpoint.load(tmp_path / "c")[1]["global_step"] == 3 * 64
 
 
+def test_a_checkpoint_of_an_interrupted_batch_saves_the_noise_streams_from_before_it(tmp_path):
+    """Stopped at env step 80 (in the third iteration, steps 65..96), the checkpoint is that of
+    iteration 2: its NumPy generator state must be the one an uninterrupted run has after 2
+    iterations, not the one after the partial batch drew 16 steps of noise. A run resumed from it
+    then draws the same noise as the uninterrupted run."""
+    config = TINY.replace(workers=2)  # two env groups: two noise streams, both saved
+    uninterrupted = TRPO("Pendulum-v1", config).learn(2 * 64)
+    expected = uninterrupted.sampler.rng_state()
+
+    agent = TRPO("Pendulum-v1", config)
+    calls = itertools.count(1)
+
+    def stop_at_step_80():
+        if next(calls) == 80:
+            raise TrainingInterrupted(2)
+
+    with pytest.raises(TrainingInterrupted):
+        agent.learn(10 * 64, checkpoints=CheckpointDir(tmp_path / "c"), check_stop=stop_at_step_80)
+    assert agent.sampler.rng_state() != expected  # the partial batch drew from the live streams
+    meta = checkpoint.load(tmp_path / "c")[1]
+    assert meta["iteration"] == 2 and meta["numpy_rng"] == expected
+    resumed = TRPO.load(tmp_path / "c")
+    for rng, reference in zip(resumed.sampler.rngs, uninterrupted.sampler.rngs, strict=True):
+        np.testing.assert_array_equal(rng.standard_normal(5), reference.standard_normal(5))
+    for a in (uninterrupted, agent, resumed):
+        a.close()
+
+
 def test_non_finite_updates_are_skipped_counted_and_warned_about_once(monkeypatch):
     agent = TRPO(FaultyEnv, TINY)
     before = jax.device_get(agent.state)

@@ -73,6 +73,8 @@ class TRPO:
         self.train_state: TrainState = init_train_state(learner_state, self.obs_spec.vector_dim, c.num_envs)
         self.total_steps = total_steps
         self.sampler = self._make_sampler(ray_address)
+        self._rng_at_batch_start = self.sampler.rng_state()
+        """the noise generators' state before the batch under way (what an interrupted batch saves)"""
         self._warned_skipped = False
         self.compile_s = 0.0
         self._compiled = False
@@ -149,9 +151,13 @@ class TRPO:
                 if callback is not None and callback(metrics) is False:
                     break
         except (EnvFault, TrainingInterrupted) as error:
-            # Parameters, normaliser and counters are those of the last completed iteration:
-            # the partial batch never reached them.
-            error.checkpoint = self.save_checkpoint(checkpoints) if checkpoints is not None else None
+            # Parameters, statistics and counters are those of the last completed iteration: the
+            # partial batch never reached them. The noise generators did draw for it, so the
+            # checkpoint takes their state from the start of the batch.
+            if checkpoints is not None:
+                error.checkpoint = self.save_checkpoint(checkpoints, rng_state=self._rng_at_batch_start)
+            else:
+                error.checkpoint = None
             error.global_step = self.global_step
             raise
         finally:
@@ -162,6 +168,7 @@ class TRPO:
 
     def _iterate(self, check_stop: Callable[[], None] | None = None) -> dict[str, float]:
         t0 = time.perf_counter()
+        self._rng_at_batch_start = self.sampler.rng_state()
         raw = self.sampler.collect(self._actor_np, self.normalizer, check_stop)
         t1 = time.perf_counter()
         self.train_state, stats = train_step(self.train_state, raw, self.config, self.learner.update)
@@ -237,7 +244,9 @@ class TRPO:
             env.close()
 
     # ------------------------------------------------------------------------------------------
-    def _checkpoint_contents(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def _checkpoint_contents(
+        self, rng_state: list[dict[str, Any]] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, counters = state_arrays(self.train_state)
         meta = {
             "trpo_version": __version__,
@@ -249,13 +258,17 @@ class TRPO:
             "action_space": str(self.envs.action_space),
             **counters,
             "train_wall_s": self.train_wall_s,
-            "numpy_rng": self.sampler.rng_state(),
+            "numpy_rng": self.sampler.rng_state() if rng_state is None else rng_state,
             "finished_episodes": list(self.sampler.finished_episodes),
         }
         return arrays, meta
 
-    def save_checkpoint(self, checkpoints: checkpoint.CheckpointDir) -> Path:
-        arrays, meta = self._checkpoint_contents()
+    def save_checkpoint(
+        self, checkpoints: checkpoint.CheckpointDir, rng_state: list[dict[str, Any]] | None = None
+    ) -> Path:
+        """Write a checkpoint of the current state; `rng_state` replaces the noise generators'
+        current state (an interrupted batch saves theirs from before it)."""
+        arrays, meta = self._checkpoint_contents(rng_state)
         return checkpoints.write(self.iteration, arrays, meta)
 
     def save(self, path: str | Path) -> None:
