@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from trpo.config import TRPOConfig
-from trpo.learning.batch import Batch
 from trpo.learning.learner import Learner
 from trpo.learning.normalization import RunningStats, init_reward_stats
 from trpo.training.train_step import train_step
 
 gymnax = pytest.importorskip("gymnax")
 
+from trpo.collect import jax_sampler  # noqa: E402
 from trpo.envs.jax_envs import make_jax_env  # noqa: E402
 from trpo.training import compiled  # noqa: E402
 from trpo.training.compiled import Program  # noqa: E402
@@ -26,9 +26,9 @@ TINY = TRPOConfig(num_envs=4, n_steps=16, critic_minibatch=32, critic_epochs=2, 
 
 def test_recent_episodes_keep_the_latest_hundred_in_order():
     rng = np.random.default_rng(1)
-    reference = deque(maxlen=compiled.RECENT_EPISODES)
-    recent = compiled.init_recent_episodes()
-    push = jax.jit(compiled.push_episodes)
+    reference = deque(maxlen=jax_sampler.RECENT_EPISODES)
+    recent = jax_sampler.init_recent_episodes()
+    push = jax.jit(jax_sampler.push_episodes)
     for t_steps, n_envs, p_end in [(3, 2, 0.5), (50, 3, 0.6), (10, 4, 0.0), (7, 5, 0.9)]:
         returns = rng.normal(size=(t_steps, n_envs)).astype(np.float32)
         ended = rng.random((t_steps, n_envs)) < p_end
@@ -80,7 +80,6 @@ def test_compiled_update_equals_gymnasium_update(env_id, changes):
         lr_horizon=np.int64(256),
     )
     raw = jax.tree.map(np.asarray, rollout)
-    raw = Batch(raw.obs, raw.actions, raw.rewards, raw.terminated, raw.truncated, raw.final_obs, np.asarray(carry.obs))
     state, stats = train_step(host, raw, config, learner.update)
 
     assert_trees_close(new_carry.train.learner, state.learner)

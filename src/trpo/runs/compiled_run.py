@@ -63,8 +63,9 @@ def seed_slice(tree: Any, i: int) -> Any:
 
 
 COLLECTOR = "collector"
-"""checkpoint arrays under collector/: the compiled collector's state (envs, observations, key,
-episodes under way and the recent-episode window), so a resumed run continues exactly"""
+"""checkpoint arrays under collector/: the JAX collector's state (trpo.collect.jax_sampler: envs,
+observations, key, episodes under way and the recent-episode window), so a resumed run continues
+exactly"""
 
 
 def checkpoint_contents(
@@ -73,9 +74,8 @@ def checkpoint_contents(
     """One seed's carry: the training state in the Gymnasium path's format (so TRPO.load
     restores it and `trpo eval` plays it) plus the collector's state."""
     arrays, counters = state_arrays(carry.train)
-    collector = carry._replace(train=())
-    arrays.update(checkpoint.flatten_tree(COLLECTOR, collector))
-    recent = carry.recent
+    arrays.update(checkpoint.flatten_tree(COLLECTOR, carry.sampler))
+    recent = carry.sampler.recent
     meta = {
         "trpo_version": __version__,
         "env_id": env_id,
@@ -104,11 +104,11 @@ def restore_carry(program: Program, arrays: dict[str, np.ndarray], meta: dict[st
     fresh = seed_slice(fresh, 0)
     train = restore_state(fresh.train, arrays, meta, source, np)
     if any(name.startswith(COLLECTOR + "/") for name in arrays):
-        collector = checkpoint.unflatten_tree(COLLECTOR, fresh._replace(train=()), arrays, source)
+        sampler = checkpoint.unflatten_tree(COLLECTOR, fresh.sampler, arrays, source)
     else:
         again = jnp.asarray([program.config.seed + 1_000_003 * int(meta["iteration"])], jnp.int32)
-        collector = seed_slice(jax.device_get(init_seeds(program, again)), 0)._replace(train=())
-    return collector._replace(train=train)
+        sampler = seed_slice(jax.device_get(init_seeds(program, again)), 0).sampler
+    return Carry(train, sampler)
 
 
 def _run_dirs(env_id: str, seeds: list[int], options: RunOptions, many: bool, overwrite: bool) -> tuple[Path, list]:

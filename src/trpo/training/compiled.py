@@ -1,8 +1,8 @@
 """Whole TRPO training as one compiled JAX program, on JAX-native envs (trpo.envs.jax_envs).
 
 Each iteration is collect then trpo.training.train_step.train_step, inside `lax.scan`:
-1. `collect`: `n_steps` steps of `num_envs` envs, acting with observations normalised by the
-   statistics from before this batch (as trpo.collect.rollout's Sampler does);
+1. trpo.collect.jax_sampler.collect: `n_steps` steps of `num_envs` envs, acting with
+   observations normalised by the statistics from before this batch (as the NumPy Sampler does);
 2. `train_step`, the same function the Gymnasium path calls: statistics, normalisation, reward
    scaling, the critic's schedule, trpo.learning.learner.update, counters, here in float32 JAX.
 
@@ -21,70 +21,26 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from trpo.collect import jax_sampler
+from trpo.collect.jax_sampler import JaxSamplerState
 from trpo.config import TRPOConfig
 from trpo.envs.jax_envs import JaxEnv
 from trpo.learning import learner
 from trpo.learning.batch import Batch
 from trpo.learning.networks import actor_forward
-from trpo.learning.normalization import normalize
 from trpo.training.logger import METRIC_COLUMNS
 from trpo.training.train_step import TrainState, init_train_state, train_step
 
-RECENT_EPISODES = 100
-"""rollout/ep_return_mean is over the latest this-many finished episodes (as SyncVectorEnv)"""
 ENV_KEY_SALT = 1
 """the env and action-noise key is fold_in(PRNGKey(seed), ENV_KEY_SALT); PRNGKey(seed) inits the learner"""
 
 
-class RecentEpisodes(NamedTuple):
-    """The latest RECENT_EPISODES finished episodes, oldest first; `valid` marks filled slots."""
-
-    returns: jax.Array
-    lengths: jax.Array
-    valid: jax.Array
-
-
-def init_recent_episodes() -> RecentEpisodes:
-    return RecentEpisodes(jnp.zeros(RECENT_EPISODES), jnp.zeros(RECENT_EPISODES), jnp.zeros(RECENT_EPISODES, bool))
-
-
-def push_episodes(recent: RecentEpisodes, returns: jax.Array, lengths: jax.Array, ended: jax.Array) -> RecentEpisodes:
-    """Append the episodes that ended in a batch ([T, N], in the order SyncVectorEnv records
-    them: step by step, env by env) and keep the latest RECENT_EPISODES."""
-    all_returns = jnp.concatenate([recent.returns, returns.reshape(-1)])
-    all_lengths = jnp.concatenate([recent.lengths, lengths.reshape(-1).astype(recent.lengths.dtype)])
-    valid = jnp.concatenate([recent.valid, ended.reshape(-1)])
-    newer_or_same = jnp.cumsum(valid[::-1])[::-1]  # valid entries at or after each position
-    keep = valid & (newer_or_same <= RECENT_EPISODES)
-    position = jnp.where(keep, jnp.arange(valid.shape[0]), -1)
-    top, index = jax.lax.top_k(position, RECENT_EPISODES)  # the kept positions, newest first
-    index, kept = index[::-1], top[::-1] >= 0
-    return RecentEpisodes(all_returns[index], all_lengths[index], kept)
-
-
 class Carry(NamedTuple):
-    """Everything one seed's training carries from iteration to iteration: the training state
-    and the collector's state (envs, current observations, key, episodes under way)."""
+    """Everything one seed's training carries from iteration to iteration."""
 
     train: TrainState
-    env_state: Any
-    obs: jax.Array
-    """[N, D] raw observations the next step acts on"""
-    key: jax.Array
-    episode_return: jax.Array
-    episode_length: jax.Array
-    recent: RecentEpisodes
-
-
-class Rollout(NamedTuple):
-    obs: jax.Array
-    actions: jax.Array
-    rewards: jax.Array
-    terminated: jax.Array
-    truncated: jax.Array
-    final_obs: jax.Array
-    ended_return: jax.Array
-    ended_length: jax.Array
+    sampler: JaxSamplerState
+    """the collector's state: envs, current observations, key, episodes under way and finished"""
 
 
 METRIC_NAMES = (
@@ -120,87 +76,29 @@ class Program:
         c, env = self.config, self.env
         root = jax.random.PRNGKey(seed)
         state = learner.init_state(root, c, env.distribution, env.obs_dim, self.optimizer)
-        key, reset_key = jax.random.split(jax.random.fold_in(root, ENV_KEY_SALT))
-        env_state, obs = jax.vmap(env.reset)(jax.random.split(reset_key, c.num_envs))
-        zeros = jnp.zeros(c.num_envs)
         return Carry(
             train=init_train_state(state, env.obs_dim, c.num_envs, jnp),
-            env_state=env_state,
-            obs=obs,
-            key=key,
-            episode_return=zeros,
-            episode_length=zeros,
-            recent=init_recent_episodes(),
+            sampler=jax_sampler.reset(env, c, jax.random.fold_in(root, ENV_KEY_SALT)),
         )
 
-    def collect(self, carry: Carry) -> tuple[Carry, Rollout]:
+    def collect(self, carry: Carry) -> tuple[Carry, Batch]:
         """n_steps steps of every env with the current actor, acting on frozen statistics."""
-        c, env, dist = self.config, self.env, self.env.distribution
-        actor, stats = carry.train.learner.actor, carry.train.obs_stats
-
-        def one_step(inner, _):
-            env_state, obs, key, ep_return, ep_length = inner
-            key, act_key, step_key = jax.random.split(key, 3)
-            actions = dist.sample(act_key, actor_forward(actor, self.normalize(stats, obs)))
-            t = jax.vmap(env.step)(jax.random.split(step_key, c.num_envs), env_state, actions)
-            ep_return, ep_length = ep_return + t.reward, ep_length + 1
-            ended = t.terminated | t.truncated
-            record = Rollout(
-                obs=obs,
-                actions=actions,
-                rewards=t.reward,
-                terminated=t.terminated,
-                truncated=t.truncated,
-                final_obs=jnp.where(t.truncated[:, None], t.final_obs, 0.0),
-                ended_return=jnp.where(ended, ep_return, jnp.nan),
-                ended_length=jnp.where(ended, ep_length, 0),
-            )
-            ep_return, ep_length = jnp.where(ended, 0.0, ep_return), jnp.where(ended, 0, ep_length)
-            return (t.state, t.obs, key, ep_return, ep_length), record
-
-        start = (carry.env_state, carry.obs, carry.key, carry.episode_return, carry.episode_length)
-        (env_state, obs, key, ep_return, ep_length), rollout = jax.lax.scan(one_step, start, None, c.n_steps)
-        carry = carry._replace(
-            env_state=env_state, obs=obs, key=key, episode_return=ep_return, episode_length=ep_length
-        )
-        return carry, rollout
+        train = carry.train
+        sampler, batch = jax_sampler.collect(self.env, self.config, train.learner.actor, train.obs_stats, carry.sampler)
+        return carry._replace(sampler=sampler), batch
 
     def iterate(self, carry: Carry) -> tuple[Carry, dict[str, jax.Array]]:
         """One TRPO iteration: collect a batch, then learn from it."""
         return self.learn(*self.collect(carry))
 
-    def normalize(self, stats: Any, obs: jax.Array) -> jax.Array:
-        """Observations as the actor sees them (unchanged when normalize_obs is off)."""
-        c = self.config
-        return normalize(stats, obs, c.obs_clip, jnp) if c.normalize_obs else obs
-
     def update(self, state: learner.LearnerState, batch: Batch, critic_lr_scale: Any) -> tuple[Any, dict]:
         return learner.update(state, batch, self.config, self.env.distribution, self.optimizer, critic_lr_scale)
 
-    def learn(self, carry: Carry, rollout: Rollout) -> tuple[Carry, dict[str, jax.Array]]:
-        """train_step on the collected batch (what TRPO._iterate does after its Sampler has
-        collected), then the episode window for the metrics."""
-        raw = Batch(
-            obs=rollout.obs,
-            actions=rollout.actions,
-            rewards=rollout.rewards,
-            terminated=rollout.terminated,
-            truncated=rollout.truncated,
-            final_obs=rollout.final_obs,
-            last_obs=carry.obs,
-        )
-        train, train_stats = train_step(carry.train, raw, self.config, self.update, jnp)
-        ended = rollout.ended_length > 0
-        recent = push_episodes(carry.recent, rollout.ended_return, rollout.ended_length, ended)
-        n = recent.valid.sum()
-        metrics = {
-            "rollout/ep_return_mean": jnp.where(n > 0, jnp.sum(recent.returns * recent.valid) / n, jnp.nan),
-            "rollout/ep_len_mean": jnp.where(n > 0, jnp.sum(recent.lengths * recent.valid) / n, jnp.nan),
-            "rollout/episodes": n.astype(jnp.float32),
-            **train_stats,
-        }
-        carry = carry._replace(train=train, recent=recent)
-        return carry, {name: metrics[name] for name in METRIC_NAMES}
+    def learn(self, carry: Carry, batch: Batch) -> tuple[Carry, dict[str, jax.Array]]:
+        """train_step on the collected batch: what TRPO._iterate does after its Sampler has collected."""
+        train, train_stats = train_step(carry.train, batch, self.config, self.update, jnp)
+        metrics = {**jax_sampler.episode_metrics(carry.sampler.recent), **train_stats}
+        return carry._replace(train=train), {name: metrics[name] for name in METRIC_NAMES}
 
     def run(self, carry: Carry, active: jax.Array, chunk: int) -> tuple[Carry, dict[str, jax.Array]]:
         """`chunk` scanned iterations of which the first `active` run (the rest leave the carry
@@ -228,7 +126,7 @@ class Program:
             def one_step(inner, _):
                 state, obs, key, total, length, done = inner
                 key, step_key = jax.random.split(key)
-                action = dist.mode(actor_forward(actor, self.normalize(stats, obs[None])))[0]
+                action = dist.mode(actor_forward(actor, jax_sampler.acting_obs(stats, obs[None], self.config)))[0]
                 t = env.step(step_key, state, action)
                 total = total + jnp.where(done, 0.0, t.reward)
                 length = length + jnp.where(done, 0, 1)
