@@ -34,14 +34,15 @@ from trpo.runs.run import (
     default_run_dir,
     prepare_run_dir,
     read_config_yaml,
+    run_summary,
     write_config_yaml,
     write_json,
 )
 from trpo.training import checkpoint
 from trpo.training.compiled import METRIC_NAMES, Carry, Program, eval_keys, evaluate_seeds, init_seeds, run_seeds
-from trpo.training.logger import Logger, truncate_metrics
-from trpo.training.train_step import restore_state, state_arrays
-from trpo.version import __version__
+from trpo.training.evaluation import evaluation_result
+from trpo.training.logger import Logger, metrics_row, truncate_metrics
+from trpo.training.train_step import checkpoint_meta, restore_state, state_arrays
 
 EVAL_SEED = 10_000
 """episode i of the final evaluation starts from seed EVAL_SEED + i, as TRPO.evaluate"""
@@ -76,24 +77,20 @@ def checkpoint_contents(
     arrays, counters = state_arrays(carry.train)
     arrays.update(checkpoint.flatten_tree(COLLECTOR, carry.sampler))
     recent = carry.sampler.recent
-    meta = {
-        "trpo_version": __version__,
-        "env_id": env_id,
-        "make_kwargs": {},
-        "config": config.to_dict(),
-        "obs_dim": program.env.obs_dim,
-        "observation": observation_spec(program.env.observation_space).describe,
-        "action_space": str(program.env.action_space),
-        **counters,
-        "train_wall_s": wall_s,
+    meta = checkpoint_meta(
+        env_id,
+        {},
+        config,
+        observation_spec(program.env.observation_space),
+        program.env.action_space,
+        counters,
+        wall_s,
         # The compiled path draws its noise from JAX keys; these NumPy streams are what a TRPO
         # loaded from this checkpoint draws from.
-        "numpy_rng": [noise_stream(config.seed, group).bit_generator.state for group in range(config.workers)],
-        "finished_episodes": [
-            [float(r), int(n)] for r, n, ok in zip(recent.returns, recent.lengths, recent.valid, strict=True) if ok
-        ],
-        "compiled": True,
-    }
+        [noise_stream(config.seed, group).bit_generator.state for group in range(config.workers)],
+        [(r, n) for r, n, ok in zip(recent.returns, recent.lengths, recent.valid, strict=True) if ok],
+        compiled=True,
+    )
     return arrays, meta
 
 
@@ -217,6 +214,7 @@ def _train_and_summarise(
     checkpoint_dirs = [checkpoint.CheckpointDir(d / CHECKPOINTS) for d in dirs]
     chunk = min(options.checkpoint_every, max(remaining, 1)) if options.checkpoint_every > 0 else max(remaining, 1)
     t = time.perf_counter()
+    setup_s = t - start
     step_chunk = run_seeds.lower(program, carry, jnp.int32(chunk), chunk).compile()
     compile_s = time.perf_counter() - t
 
@@ -252,23 +250,19 @@ def _train_and_summarise(
     wall_s = time.perf_counter() - start
     summaries = []
     for i, (c, d) in enumerate(zip(configs, dirs, strict=True)):
-        summary = {
-            "env_id": env_id,
-            "seed": c.seed,
-            "total_steps": iterations * batch,
-            "iterations": iterations,
-            "wall_s": round(previous_s + compile_s + train_s, 3),
-            "sps": round((iterations - first) * batch / train_s, 1) if train_s > 0 else 0.0,
-            "compile_s": round(compile_s, 3),
-            "eval_s": round(eval_s, 3),
-            "eval": {
-                "mean": float(np.mean(returns[i])),
-                "std": float(np.std(returns[i])),
-                "episodes": options.eval_episodes,
-            },
-            "run_dir": str(d),
-            "compiled": {"seeds_in_program": len(dirs), "process_wall_s": round(wall_s, 3)},
-        }
+        compiled = {"seeds_in_program": len(dirs), "process_wall_s": round(wall_s, 3)}
+        seconds = {"wall_s": previous_s + compile_s + train_s, "setup_s": setup_s, "compile_s": compile_s}
+        summary = run_summary(
+            env_id,
+            c.seed,
+            iterations * batch,
+            iterations,
+            {**seconds, "eval_s": eval_s},
+            (iterations - first) * batch / train_s if train_s > 0 else 0.0,
+            evaluation_result(returns[i], lengths[i]),
+            d,
+            compiled=compiled,
+        )
         if resuming:
             summary["compiled"]["resumed_from"] = first * batch
         write_json(d / SUMMARY_JSON, summary)
@@ -286,20 +280,13 @@ def _metrics_row(
     compile_s: float,
     skipped: np.ndarray,
 ) -> dict[str, float]:
-    """One metrics.csv row with the Gymnasium path's columns. The rollout and the update run
-    inside one program, so time/rollout_s and time/update_s are not measured (NaN)."""
+    """One seed's metrics.csv row (logger.metrics_row, as the Gymnasium path). The rollout and
+    the update run inside one program, so time/rollout_s and time/update_s are not measured (NaN)."""
     values = {name: float(metrics[name][seed_index, row]) for name in METRIC_NAMES}
     skipped[seed_index] += values.pop("train/skipped")
-    return {
-        "global_step": iteration * batch,
-        "iteration": iteration,
-        "time/sps": batch * iterations_per_s,
-        "time/rollout_s": math.nan,
-        "time/update_s": math.nan,
-        "time/compile_s": compile_s,
-        **values,
-        "train/skipped_updates": float(skipped[seed_index]),
-    }
+    episodes = {name: values.pop(name) for name in list(values) if name.startswith("rollout/")}
+    times = {"sps": batch * iterations_per_s, "rollout_s": math.nan, "update_s": math.nan, "compile_s": compile_s}
+    return metrics_row(iteration * batch, iteration, times, episodes, values, skipped[seed_index])
 
 
 def _write_checkpoints(

@@ -229,21 +229,48 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
     finally:
         agent.close()
     eval_s = time.perf_counter() - start
-    summary = {
-        "env_id": agent.env_id,
-        "seed": agent.config.seed,
-        "total_steps": agent.global_step,
-        "iterations": agent.iteration,
-        "wall_s": round(agent.train_wall_s, 3),
-        "setup_s": round(setup_s, 3),
-        "sps": round(agent.global_step / (setup_s + agent.train_wall_s), 1) if agent.train_wall_s > 0 else 0.0,
-        "compile_s": round(agent.compile_s, 3),
-        "eval_s": round(eval_s, 3),
-        "eval": {k: evaluation[k] for k in ("mean", "std", "episodes")},
-        "run_dir": str(run_dir),
-    }
+    sps = agent.global_step / (setup_s + agent.train_wall_s) if agent.train_wall_s > 0 else 0.0
+    summary = run_summary(
+        agent.env_id,
+        agent.config.seed,
+        agent.global_step,
+        agent.iteration,
+        {"wall_s": agent.train_wall_s, "setup_s": setup_s, "compile_s": agent.compile_s, "eval_s": eval_s},
+        sps,
+        evaluation,
+        run_dir,
+    )
     write_json(run_dir / SUMMARY_JSON, summary)
     return summary
+
+
+def run_summary(
+    env_id: str,
+    seed: int,
+    total_steps: int,
+    iterations: int,
+    seconds: dict[str, float],
+    sps: float,
+    evaluation: dict[str, Any],
+    run_dir: Path,
+    **extra: Any,
+) -> dict[str, Any]:
+    """summary.json, the same keys for every run (trpo train, --resume, compiled runs): `seconds`
+    holds wall_s, setup_s, compile_s and eval_s; `evaluation` is an evaluation_result."""
+    return {
+        "env_id": env_id,
+        "seed": seed,
+        "total_steps": total_steps,
+        "iterations": iterations,
+        "wall_s": round(seconds["wall_s"], 3),
+        "setup_s": round(seconds["setup_s"], 3),
+        "sps": round(sps, 1),
+        "compile_s": round(seconds["compile_s"], 3),
+        "eval_s": round(seconds["eval_s"], 3),
+        "eval": {k: evaluation[k] for k in ("mean", "std", "episodes")},
+        "run_dir": str(run_dir),
+        **extra,
+    }
 
 
 def evaluate_run(

@@ -29,8 +29,15 @@ from trpo.learning.observations import parts
 from trpo.training import checkpoint
 from trpo.training.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.training.interrupt import TrainingInterrupted
-from trpo.training.train_step import TrainState, init_train_state, restore_state, state_arrays, train_step
-from trpo.version import __version__
+from trpo.training.logger import episode_metrics, metrics_row
+from trpo.training.train_step import (
+    TrainState,
+    checkpoint_meta,
+    init_train_state,
+    restore_state,
+    state_arrays,
+    train_step,
+)
 
 Callback = Callable[[dict[str, float]], Any]
 """Called after every iteration with its metrics; returning False stops training."""
@@ -186,23 +193,16 @@ class TRPO:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        episodes = self.sampler.finished_episodes
-        returns = [r for r, _ in episodes]
-        lengths = [n for _, n in episodes]
-        metrics = {
-            "global_step": self.global_step,
-            "iteration": self.iteration,
-            "time/sps": self.config.batch_size / (t2 - t0),
-            "time/rollout_s": t1 - t0,
-            "time/update_s": t2 - t1,
-            "time/compile_s": self.compile_s,
-            "rollout/ep_return_mean": float(np.mean(returns)) if returns else math.nan,
-            "rollout/ep_len_mean": float(np.mean(lengths)) if lengths else math.nan,
-            "rollout/episodes": float(len(returns)),
-            **stats,
-            "train/skipped_updates": float(self.skipped_updates),
-            **self.sampler.metrics(),
-        }
+        times = {"sps": self.config.batch_size / (t2 - t0), "rollout_s": t1 - t0, "update_s": t2 - t1}
+        metrics = metrics_row(
+            self.global_step,
+            self.iteration,
+            {**times, "compile_s": self.compile_s},
+            episode_metrics(self.sampler.finished_episodes),
+            stats,
+            self.skipped_updates,
+            self.sampler.metrics(),
+        )
         return metrics
 
     # ------------------------------------------------------------------------------------------
@@ -248,19 +248,17 @@ class TRPO:
         self, rng_state: list[dict[str, Any]] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, counters = state_arrays(self.train_state)
-        meta = {
-            "trpo_version": __version__,
-            "env_id": self.env_id,
-            "make_kwargs": self.make_kwargs,
-            "config": self.config.to_dict(),
-            "obs_dim": self.envs.obs_dim,
-            "observation": self.envs.obs_spec.describe,
-            "action_space": str(self.envs.action_space),
-            **counters,
-            "train_wall_s": self.train_wall_s,
-            "numpy_rng": self.sampler.rng_state() if rng_state is None else rng_state,
-            "finished_episodes": list(self.sampler.finished_episodes),
-        }
+        meta = checkpoint_meta(
+            self.env_id,
+            self.make_kwargs,
+            self.config,
+            self.envs.obs_spec,
+            self.envs.action_space,
+            counters,
+            self.train_wall_s,
+            self.sampler.rng_state() if rng_state is None else rng_state,
+            list(self.sampler.finished_episodes),
+        )
         return arrays, meta
 
     def save_checkpoint(

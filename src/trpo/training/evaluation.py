@@ -47,12 +47,19 @@ def play_episodes(env: gym.Env, act: Act, episodes: int, seed: int, name: str = 
             done = terminated or truncated
         returns.append(total)
         lengths.append(length)
+    return evaluation_result(returns, lengths)
+
+
+def evaluation_result(returns: Any, lengths: Any) -> dict[str, Any]:
+    """{mean, std, episodes, returns, lengths} of an evaluation's episodes: what TRPO.evaluate
+    returns and what summary.json's `eval` is taken from, on both training paths."""
+    returns = [float(r) for r in returns]
     return {
         "mean": float(np.mean(returns)),
         "std": float(np.std(returns)),
-        "episodes": episodes,
+        "episodes": len(returns),
         "returns": returns,
-        "lengths": lengths,
+        "lengths": [int(n) for n in lengths],
     }
 
 

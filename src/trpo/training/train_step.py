@@ -31,7 +31,9 @@ from trpo.learning.normalization import (
     update_stats,
     vector_part,
 )
+from trpo.learning.observations import ObservationSpec
 from trpo.training import checkpoint
+from trpo.version import __version__
 
 Update = Callable[[LearnerState, Batch, Any], tuple[LearnerState, dict[str, Any]]]
 """learner.update with its config bound: (state, normalised batch, critic lr scale) -> (state, stats)"""
@@ -122,7 +124,7 @@ def train_step(
     return state, stats
 
 
-# --- checkpoints: the state as named arrays plus counters --------------------------------------
+# --- checkpoints: the state as named arrays plus counters and metadata ------------------------
 COUNTERS = ("global_step", "iteration", "skipped_updates", "lr_horizon")
 
 
@@ -167,3 +169,33 @@ def restore_state(
     )
     counters = {name: xp.asarray(int(meta.get(name, 0)), like.global_step.dtype) for name in COUNTERS}
     return TrainState(learner, stats("obs_norm/", like.obs_stats), reward_stats, **counters)
+
+
+def checkpoint_meta(
+    env_id: str,
+    make_kwargs: dict[str, Any],
+    config: TRPOConfig,
+    observation: ObservationSpec,
+    action_space: Any,
+    counters: dict[str, int],
+    train_wall_s: float,
+    numpy_rng: list[dict[str, Any]],
+    finished_episodes: list[tuple[float, int]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A checkpoint's metadata, the same on both paths: what made the run (env, config, spaces),
+    state_arrays' counters, the NumPy noise streams, the recent finished episodes."""
+    return {
+        "trpo_version": __version__,
+        "env_id": env_id,
+        "make_kwargs": dict(make_kwargs),
+        "config": config.to_dict(),
+        "obs_dim": observation.vector_dim,
+        "observation": observation.describe,
+        "action_space": str(action_space),
+        **counters,
+        "train_wall_s": train_wall_s,
+        "numpy_rng": numpy_rng,
+        "finished_episodes": [(float(r), int(n)) for r, n in finished_episodes],
+        **extra,
+    }
