@@ -234,6 +234,15 @@ class RaySampler:
         if self.workers:
             self._ray.get([w.load_rng_state.remote(s) for w, s in zip(self.workers, states, strict=True)])
 
+    def restore(
+        self, rng_states: list[dict[str, Any]], finished_episodes: list[tuple[float, int]], restart_seed: int
+    ) -> None:
+        """Continue from a checkpoint: the saved noise streams and recent episodes. The workers
+        start fresh episodes of their own (seeded as in SamplerWorker), so `restart_seed` is unused."""
+        self.load_rng_state(rng_states)
+        self.finished_episodes.clear()
+        self.finished_episodes.extend(finished_episodes)
+
     def close(self) -> None:
         for worker in self.workers:
             self._ray.kill(worker, no_restart=True)

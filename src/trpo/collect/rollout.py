@@ -92,6 +92,18 @@ class Sampler:
         for rng, state in zip(self.rngs, states, strict=True):
             rng.bit_generator.state = state
 
+    def restore(
+        self, rng_states: list[dict[str, Any]], finished_episodes: list[tuple[float, int]], restart_seed: int
+    ) -> None:
+        """Continue from a checkpoint: the saved noise streams and recent episodes; the envs
+        start fresh episodes, reset with `restart_seed` (their own state is not saved)."""
+        self.load_rng_state(rng_states)
+        episodes = self.envs.finished_episodes
+        episodes.clear()
+        episodes.extend(finished_episodes)
+        for current, reset in zip(parts(self.obs), parts(self.envs.reset(seed=restart_seed)), strict=True):
+            current[:] = reset
+
     def act(
         self, actor_np: Any, normalizer: ObservationNormalizer, raw_obs: Observation, deterministic: bool = False
     ) -> np.ndarray:

@@ -25,7 +25,6 @@ from trpo.envs.vector import VectorEnv, make_vector_env
 from trpo.learning.learner import Learner, LearnerState
 from trpo.learning.networks import acting_forward, to_acting
 from trpo.learning.normalization import ObservationNormalizer
-from trpo.learning.observations import parts
 from trpo.training import checkpoint
 from trpo.training.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.training.interrupt import TrainingInterrupted
@@ -300,17 +299,14 @@ class TRPO:
             reward_stats=state.reward_stats._replace(trace=self.train_state.reward_stats.trace)
         )
         rng_state = meta["numpy_rng"]
-        self.sampler.load_rng_state(rng_state if isinstance(rng_state, list) else [rng_state])
-        episodes = self.sampler.finished_episodes
-        episodes.clear()
-        episodes.extend((float(r), int(n)) for r, n in meta.get("finished_episodes", []))
-        if isinstance(self.sampler, Sampler):
-            # The simulators' states are not saved: the envs start fresh episodes, seeded from the
-            # run's seed and iteration so that a resumed run is itself repeatable. (Ray workers
-            # start fresh episodes of their own.)
-            reset_seed = int(np.random.SeedSequence([self.config.seed, int(meta["iteration"])]).generate_state(1)[0])
-            for current, reset in zip(parts(self.sampler.obs), parts(self.envs.reset(seed=reset_seed)), strict=True):
-                current[:] = reset
+        # The simulators' states are not saved: the envs start fresh episodes, seeded from the
+        # run's seed and iteration so that a resumed run is itself repeatable.
+        restart_seed = int(np.random.SeedSequence([self.config.seed, int(meta["iteration"])]).generate_state(1)[0])
+        self.sampler.restore(
+            rng_state if isinstance(rng_state, list) else [rng_state],
+            [(float(r), int(n)) for r, n in meta.get("finished_episodes", [])],
+            restart_seed,
+        )
         self.envs.env_steps = self.global_step // self.config.num_envs
         self.train_wall_s = float(meta.get("train_wall_s", 0.0))
         self._actor_np = to_acting(self.state.actor)
