@@ -1,4 +1,4 @@
-"""Speed of the compiled path (trpo.compiled) on gymnax CartPole; numbers go to docs/benchmarks-jax.md.
+"""Speed of the compiled path (trpo.training.compiled) on gymnax CartPole; numbers go to docs/benchmarks-jax.md.
 
     python benchmarks/jax_speed.py solve [--seed S]     # time to a solved CartPole, from process start
     python benchmarks/jax_speed.py throughput            # env steps/s of rollouts and of whole training
@@ -25,10 +25,11 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trpo import compiled, presets  # noqa: E402
-from trpo.compiled_run import enable_compilation_cache  # noqa: E402
 from trpo.config import TRPOConfig  # noqa: E402
-from trpo.jax_envs import make_jax_env  # noqa: E402
+from trpo.envs.jax_envs import make_jax_env  # noqa: E402
+from trpo.runs import presets  # noqa: E402
+from trpo.runs.compiled_run import enable_compilation_cache  # noqa: E402
+from trpo.training import compiled  # noqa: E402
 
 ENV_ID = "gymnax:CartPole-v1"
 

@@ -136,14 +136,14 @@ def agent_path(run_dir: Path, steps: int) -> Path:
 
 
 def run_config(env_id: str, seed: int) -> dict[str, Any]:
-    from trpo import presets
+    from trpo.runs import presets
 
     return presets.for_env(env_id)[0].replace(seed=seed).to_dict()
 
 
 def run_make_kwargs(env_id: str) -> dict[str, Any]:
     """The gymnasium.make arguments of the env's preset."""
-    from trpo import presets
+    from trpo.runs import presets
 
     return presets.for_env(env_id)[1]
 
@@ -172,96 +172,70 @@ CHECKPOINT_EVERY = 50
 continues from its latest one on the next start instead of from scratch"""
 
 
-def interrupted_agent(job: Job, config_dict: dict[str, Any], make_kwargs: dict[str, Any], todo: list[int]) -> Any:
-    """The agent of the run's latest checkpoint when it is a run of the current preset cut off
-    before the first budget still `todo` (within its last iteration: killed during the eval) and,
-    without continues(), one that was aimed at that budget; else None."""
-    from trpo.agent import TRPO
-    from trpo.checkpoint import LATEST
-    from trpo.run import CHECKPOINTS, read_config_yaml
+def interrupted_step(job: Job, config_dict: dict[str, Any], make_kwargs: dict[str, Any], todo: list[int]) -> int | None:
+    """The step of the run's latest checkpoint when `trpo train --resume` can continue it to the
+    first budget still `todo`: a run of the current preset cut off before that budget (or within
+    its last iteration: killed during the eval) or, with continues(), one that finished a smaller
+    budget; without continues() only one that was aimed at that budget. Else None."""
+    from trpo.runs.run import CHECKPOINTS, read_config_yaml
+    from trpo.training import checkpoint
 
-    if not (job.run_dir / CHECKPOINTS / LATEST).exists():
+    if not (job.run_dir / CHECKPOINTS / checkpoint.LATEST).exists():
         return None
-    if not continues(job.env_id) and read_config_yaml(job.run_dir).get("total_steps") != todo[-1]:
+    if not continues(job.env_id) and read_config_yaml(job.run_dir).get("total_steps") != todo[0]:
         return None
-    agent = TRPO.load(job.run_dir / CHECKPOINTS, env=job.env_id)
-    same = same_config(agent.config.to_dict(), config_dict) and agent.make_kwargs == make_kwargs
-    if same and agent.global_step < todo[0] + agent.config.batch_size:
-        return agent
-    agent.close()
-    return None
+    _, meta = checkpoint.load(job.run_dir / CHECKPOINTS)
+    same = same_config(meta["config"], config_dict) and meta.get("make_kwargs", {}) == make_kwargs
+    step = int(meta["global_step"])
+    return step if same and step < todo[0] + meta["config"]["num_envs"] * meta["config"]["n_steps"] else None
 
 
 def run_job(job: Job) -> str:
-    """Train one env x seed up to its largest budget, evaluating at each budget on the way; a
-    run that was cut off continues from its latest checkpoint."""
-    from trpo.agent import TRPO
-    from trpo.checkpoint import CheckpointDir
+    """Train one env x seed to each of its budgets with the run API (what `trpo train` and
+    `trpo train --resume` do), writing each budget's eval record and agent; a run that was cut
+    off, or a larger budget that continues() a smaller one, goes on with run.resume."""
     from trpo.config import TRPOConfig
-    from trpo.logger import Logger, truncate_metrics
-    from trpo.run import CHECKPOINTS, RunOptions, write_config_yaml
+    from trpo.runs.run import CHECKPOINTS, RunOptions, resume, train
+    from trpo.training.checkpoint import LATEST
 
     config_dict = run_config(job.env_id, job.seed)
     make_kwargs = run_make_kwargs(job.env_id)
     todo = [b for b in job.budgets if not is_done(job, b)]
     if not todo:
         return f"{job.env_id} seed {job.seed}: done already"
-    config = TRPOConfig.from_dict(config_dict)
-    saved = [b for b in job.budgets if b < todo[0] and is_done(job, b) and agent_path(job.run_dir, b).exists()]
-    agent = interrupted_agent(job, config_dict, make_kwargs, todo)
-    resumed_from = None
-    if agent is not None and agent.global_step > (saved[-1] if saved else 0):
-        resumed_from = agent.global_step
-    elif saved:
-        if agent is not None:
-            agent.close()
-        agent = TRPO.load(agent_path(job.run_dir, saved[-1]), env=job.env_id)
-    else:
-        if job.run_dir.exists():
-            shutil.rmtree(job.run_dir)
-        job.run_dir.mkdir(parents=True)
-        agent = TRPO(job.env_id, config, make_kwargs=make_kwargs)
-    truncate_metrics(job.run_dir, agent.global_step)
-    options = RunOptions(
-        total_steps=todo[-1], run_dir=job.run_dir, preset_source=f"{job.env_id}.yaml", make_kwargs=make_kwargs
-    )
-    write_config_yaml(job.run_dir, job.env_id, config, options)
-    logger = Logger(job.run_dir, tensorboard=False)
-    pending = list(todo)
     start = time.perf_counter()
-
-    def at_budget(metrics: dict[str, float]) -> None:
-        while pending and agent.global_step >= pending[0]:
-            steps = pending.pop(0)
-            result = agent.evaluate(job.eval_episodes)
-            record = {
-                "env_id": job.env_id,
-                "seed": job.seed,
-                "budget": steps,
-                "global_step": agent.global_step,
-                "train_wall_s": round(agent.train_wall_s + time.perf_counter() - start, 1),
-                "eval": {k: result[k] for k in ("mean", "std", "episodes", "returns")},
-                "config": config_dict,
-                "make_kwargs": make_kwargs,
-                # Continued from a checkpoint at this step: fresh env episodes there, else the same run.
-                "resumed_from": resumed_from,
-            }
-            agent.save(agent_path(job.run_dir, steps))
-            eval_path(job.run_dir, steps).write_text(json.dumps(record, indent=2) + "\n")
-
-    try:
-        at_budget({})  # a checkpoint taken at a budget whose eval was cut off
-        if pending:
-            agent.learn(
-                todo[-1] - agent.global_step,
-                callback=at_budget,
-                logger=logger,
-                checkpoints=CheckpointDir(job.run_dir / CHECKPOINTS),
-                checkpoint_every=CHECKPOINT_EVERY,
-            )
-    finally:
-        logger.close()
-        agent.close()
+    for steps in todo:
+        options = RunOptions(
+            total_steps=steps,
+            run_dir=job.run_dir,
+            checkpoint_every=CHECKPOINT_EVERY,
+            eval_episodes=job.eval_episodes,
+            quiet=True,
+            tensorboard=False,
+            preset_source=f"{job.env_id}.yaml",
+            make_kwargs=make_kwargs,
+        )
+        resumed_from = interrupted_step(job, config_dict, make_kwargs, [steps])
+        if resumed_from is not None:
+            summary = resume(job.run_dir, options)
+        else:
+            if job.run_dir.exists():
+                shutil.rmtree(job.run_dir)
+            summary = train(job.env_id, TRPOConfig.from_dict(config_dict), options)
+        record = {
+            "env_id": job.env_id,
+            "seed": job.seed,
+            "budget": steps,
+            "global_step": summary["total_steps"],
+            "train_wall_s": summary["wall_s"],
+            "eval": summary["eval"],
+            "config": config_dict,
+            "make_kwargs": make_kwargs,
+            # Continued from a checkpoint at this step: fresh env episodes there, else one run.
+            "resumed_from": resumed_from,
+        }
+        shutil.copyfile(job.run_dir / CHECKPOINTS / LATEST, agent_path(job.run_dir, steps))
+        eval_path(job.run_dir, steps).write_text(json.dumps(record, indent=2) + "\n")
     return f"{job.env_id} seed {job.seed}: {round(time.perf_counter() - start)} s"
 
 
@@ -410,7 +384,7 @@ def write_results(
 Generated by `{command}` (benchmarks/quality.py){status}; do not edit by hand: the text after
 the table comes from benchmarks/quality_notes.md.
 
-Each run trains with the env's shipped preset (src/trpo/presets/ENV.yaml) for the budget, then
+Each run trains with the env's shipped preset (src/trpo/runs/presets/ENV.yaml) for the budget, then
 plays {EVAL_EPISODES} episodes with the deterministic (mean) action on a fresh env; a run's score is
 the mean of those returns. "Ours" is the mean ± std (population) over seeds of the run scores.
 Targets: the best published final-eval number (Humanoid: Tianshou's max-over-training figure).

@@ -25,12 +25,13 @@ import jax
 import numpy as np
 import ray
 
-from trpo.agent import TRPO
+from trpo.collect.ray_sampler import RaySampler
 from trpo.config import TRPOConfig
-from trpo.envs import make_vector_env
-from trpo.learner import Batch, Learner
-from trpo.normalization import ObservationNormalizer
-from trpo.ray_sampler import RaySampler
+from trpo.envs.sync import make_vector_env
+from trpo.learning.batch import Batch
+from trpo.learning.learner import Learner
+from trpo.learning.normalization import ObservationNormalizer
+from trpo.training.agent import TRPO
 
 ENVS, STEPS = 8, 128
 
@@ -101,15 +102,13 @@ def ray_overhead(workers: int, repeats: int) -> float:
     config = TRPOConfig(num_envs=ENVS * workers, n_steps=STEPS, sampler="ray", workers=workers)
     probe = gym.make("CartPole-v1")
     obs_dim = probe.observation_space.shape[0]
-    sampler = RaySampler(
-        lambda: gym.make("CartPole-v1"), "CartPole-v1", ObservationNormalizer(obs_dim, True, 10), config
-    )
+    sampler = RaySampler(lambda: gym.make("CartPole-v1"), "CartPole-v1", config)
     sampler.workers = [CannedWorker.remote(obs_dim) for _ in range(workers)]
     agent_params = TRPO("CartPole-v1", TRPOConfig())._actor_np
     times = []
     for _ in range(repeats + 2):
         start = time.perf_counter()
-        sampler.collect(agent_params)
+        sampler.collect(agent_params, ObservationNormalizer.fresh(obs_dim, True, 10))
         times.append(time.perf_counter() - start)
     for worker in sampler.workers:
         ray.kill(worker)

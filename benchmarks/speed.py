@@ -2,7 +2,7 @@
 
 For each env, three measurements, each in a fresh process (so peak memory is its own):
 - ceiling: random actions through the vector-env driver that `trpo train` uses (no policy, no update);
-- trpo: `trpo.run.train` (what `trpo train` runs: CSV + TensorBoard logs, checkpoints);
+- trpo: `trpo.runs.run.train` (what `trpo train` runs: CSV + TensorBoard logs, checkpoints);
 - sb3: sb3-contrib TRPO with the same settings.
 Settings for both learners are rl-baselines3-zoo's MuJoCo TRPO settings, on every env: 2 envs x
 1024 steps, 20 critic epochs of minibatch 128 (320 Adam steps), 25 CG iterations, max KL 0.01,
@@ -56,7 +56,7 @@ def peak_rss_mb() -> float:
 def measure_ceiling(env_id: str, steps: int, vec: str, seed: int) -> dict:
     import numpy as np
 
-    from trpo.vec import make_vector_env
+    from trpo.envs.vector import make_vector_env
 
     envs = make_vector_env(env_id, NUM_ENVS, vec, seed=seed)
     envs.reset(seed=seed)
@@ -79,7 +79,7 @@ def measure_trpo(env_id: str, steps: int, vec: str, seed: int) -> dict:
     import csv
 
     from trpo.config import TRPOConfig
-    from trpo.run import RunOptions, train
+    from trpo.runs.run import RunOptions, train
 
     config = TRPOConfig(**SETTINGS, seed=seed, vec=vec)
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,14 +109,16 @@ def time_one_update(env_id: str, config, repeats: int = 15) -> tuple[float, floa
     """Median wall and CPU (process) ms of Learner.update alone on one batch of this env's
     transitions: policy step + 20 x 16 critic minibatches + advantages + stats to host."""
     import jax
+    import numpy as np
 
-    from trpo.agent import TRPO
+    from trpo.learning.normalization import update_stats, vector_part
+    from trpo.training.agent import TRPO
+    from trpo.training.train_step import normalize_batch
 
     agent = TRPO(env_id, config)
-    raw = agent.sampler.collect(agent._actor_np)
-    agent.normalizer.update(raw.obs)
-    norm = agent.normalizer
-    batch = raw._replace(obs=norm(raw.obs), final_obs=norm(raw.final_obs), last_obs=norm(raw.last_obs))
+    raw = agent.sampler.collect(agent._actor_np, agent.normalizer)
+    obs_stats = update_stats(agent.train_state.obs_stats, vector_part(raw.obs))
+    batch = normalize_batch(obs_stats, agent.train_state.reward_stats, raw, config, np)
     agent.learner.update(agent.state, batch)  # compile
     wall, cpu = [], []
     for _ in range(repeats):
@@ -305,7 +307,7 @@ How to read it:
   {args.ceiling_steps} steps.
 - ceiling: uniformly random actions through the same vector-env driver `trpo train` uses,
   with no policy and no update: the speed of the simulator plus the driver.
-- trpo steps/s is `trpo.run.train` (what `trpo train` does, logging and checkpoints included);
+- trpo steps/s is `trpo.runs.run.train` (what `trpo train` does, logging and checkpoints included);
   sb3-contrib has no file logging here (verbose=0).
 - sb3-contrib runs torch with one thread (`torch.set_num_threads(1)`): with torch's default of
   one OpenMP thread per core, its updates were up to 40x slower on this shared machine.

@@ -7,10 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from trpo.acting import RolloutActor
-from trpo.distributions import Categorical, DiagGaussian
-from trpo.networks import actor_forward, init_actor, to_numpy
-from trpo.normalization import ObservationNormalizer
+from trpo.collect.acting import RolloutActor
+from trpo.learning.distributions import Categorical, DiagGaussian
+from trpo.learning.networks import actor_forward, init_actor, to_numpy
+from trpo.learning.normalization import ObservationNormalizer, init_stats, update_stats
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -20,9 +20,9 @@ def test_rollout_actor_matches_generic_forward_and_sampling(dist, normalize):
     actor = to_numpy(init_actor(jax.random.PRNGKey(0), obs_dim, (8, 8), dist, log_std_init=-0.5))
     if isinstance(dist, DiagGaussian):
         actor["log_std"] = np.array([-0.5, 0.0, 0.3], np.float32)
-    norm = ObservationNormalizer(obs_dim, normalize, clip=1.5)
     data = np.random.default_rng(1)
-    norm.update(data.standard_normal((50, obs_dim)) * 3.0)
+    stats = update_stats(init_stats((obs_dim,)), data.standard_normal((50, obs_dim)) * 3.0)
+    norm = ObservationNormalizer(stats, normalize, clip=1.5)
     observations = (data.standard_normal((n_steps, num_envs, obs_dim)) * 4.0).astype(np.float32)
 
     fast = RolloutActor(actor, dist, norm, np.random.default_rng(7), n_steps, num_envs, obs_dim)

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from trpo.advantages import gae, next_state_values
-from trpo.envs import SyncVectorEnv
-from trpo.normalization import ObservationNormalizer
-from trpo.rollout import Batch, Sampler
+from trpo.collect.rollout import Sampler
+from trpo.envs.sync import SyncVectorEnv
+from trpo.learning.advantages import gae, next_state_values
+from trpo.learning.batch import Batch
+from trpo.learning.normalization import ObservationNormalizer
 
 # Three steps of one env, gamma = lambda = 0.5 (so gamma * lambda = 0.25), rewards 1, 2, 3,
 # V = 1 everywhere, V after the last step = 4.
@@ -124,9 +125,9 @@ def reference_advantages(batch, value_fn, gamma, lam):
 
 def test_gae_on_a_real_batch_matches_a_per_episode_reference(x64):
     envs = SyncVectorEnv([short_cartpole] * 2)
-    sampler = Sampler(envs, ObservationNormalizer(4, enabled=False, clip=10.0), n_steps=80, seed=3)
+    sampler = Sampler(envs, n_steps=80, seed=3)
     actor = {"mlp": [{"w": np.zeros((4, 2), np.float32), "b": np.zeros(2, np.float32)}]}
-    batch = sampler.collect(actor)
+    batch = sampler.collect(actor, ObservationNormalizer.fresh(4, enabled=False, clip=10.0))
     assert batch.terminated.any() and batch.truncated.any()
     w = np.array([0.3, -0.2, 0.5, 0.1])
     value_fn = lambda o: float(np.asarray(o, np.float64) @ w)
@@ -151,9 +152,9 @@ def test_gae_on_a_real_batch_matches_a_per_episode_reference(x64):
 
 def test_sampler_batch_never_crosses_an_episode_boundary():
     envs = SyncVectorEnv([short_cartpole] * 2)
-    sampler = Sampler(envs, ObservationNormalizer(4, enabled=False, clip=10.0), n_steps=40, seed=1)
+    sampler = Sampler(envs, n_steps=40, seed=1)
     actor = {"mlp": [{"w": np.zeros((4, 2), np.float32), "b": np.zeros(2, np.float32)}]}
-    batch = sampler.collect(actor)
+    batch = sampler.collect(actor, ObservationNormalizer.fresh(4, enabled=False, clip=10.0))
     # After every episode end, the next stored observation is a fresh reset state: CartPole resets
     # uniformly in [-0.05, 0.05], which a 20-step episode's final state essentially never is.
     for t, i in zip(*np.nonzero(batch.terminated[:-1] | batch.truncated[:-1]), strict=True):
@@ -259,8 +260,8 @@ def reference_targets(critic, batch, gamma, lam):
 
 @pytest.mark.parametrize("normalize", [False, True])
 def test_compute_advantages_against_a_per_env_reference(x64, normalize):
-    from trpo.learner import compute_advantages
-    from trpo.networks import init_critic
+    from trpo.learning.learner import compute_advantages
+    from trpo.learning.networks import init_critic
 
     steps, envs, dim, gamma, lam = 7, 3, 2, 0.9, 0.8
     rng = np.random.default_rng(0)

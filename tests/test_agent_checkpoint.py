@@ -4,7 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from trpo import TRPO, TRPOConfig, checkpoint
+from trpo import TRPO, TRPOConfig
+from trpo.training import checkpoint
 
 SMALL = TRPOConfig(seed=5, num_envs=2, n_steps=64, critic_minibatch=64, hidden_sizes=(16, 16))
 

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import yaml
 
-from trpo import presets
-from trpo.atari import make_atari
 from trpo.config import TRPOConfig
-from trpo.envs import SyncVectorEnv
-from trpo.run import RunOptions, train
+from trpo.envs.atari import make_atari
+from trpo.envs.sync import SyncVectorEnv
+from trpo.runs import presets
+from trpo.runs.run import RunOptions, train
 
 
 def play_until(env, stop, max_steps=5000):

@@ -7,8 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from trpo import TRPO, TRPOConfig, checkpoint
-from trpo.checkpoint import CheckpointDir, CheckpointError
+from trpo import TRPO, TRPOConfig
+from trpo.training import checkpoint
+from trpo.training.checkpoint import CheckpointDir, CheckpointError
 
 ARRAYS = {"actor/w": np.arange(6.0).reshape(2, 3), "key": np.array([1, 2], np.uint32)}
 META = {"env_id": "CartPole-v1", "global_step": 1024}

@@ -7,8 +7,8 @@ import sys
 
 import yaml
 
-from trpo.checkpoint import load
-from trpo.logger import METRIC_COLUMNS
+from trpo.training.checkpoint import load
+from trpo.training.logger import METRIC_COLUMNS
 
 
 def trpo(*args, cwd=None):

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from trpo.checkpoint import load
+from trpo.training.checkpoint import load
 
 TESTS = Path(__file__).parent
 

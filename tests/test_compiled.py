@@ -10,42 +10,25 @@ import numpy as np
 import pytest
 
 from trpo.config import TRPOConfig
-from trpo.learner import Batch, Learner
-from trpo.normalization import ObservationNormalizer, RunningMeanStd
+from trpo.learning.learner import Learner
+from trpo.learning.normalization import RunningStats, init_reward_stats
+from trpo.training.train_step import train_step
 
 gymnax = pytest.importorskip("gymnax")
 
-from trpo import compiled  # noqa: E402
-from trpo.compiled import Program  # noqa: E402
-from trpo.jax_envs import make_jax_env  # noqa: E402
+from trpo.collect import jax_sampler  # noqa: E402
+from trpo.envs.jax_envs import make_jax_env  # noqa: E402
+from trpo.training import compiled  # noqa: E402
+from trpo.training.compiled import Program  # noqa: E402
 
 TINY = TRPOConfig(num_envs=4, n_steps=16, critic_minibatch=32, critic_epochs=2, hidden_sizes=(16,), cg_iters=5)
 
 
-def test_obs_stats_merge_as_running_mean_std():
-    rng = np.random.default_rng(0)
-    batches = [rng.normal(3.0, 2.0, (n, 3)).astype(np.float32) for n in (5, 1, 40)]
-    reference = RunningMeanStd((3,))
-    stats = compiled.init_obs_stats(3)
-    for b in batches:
-        reference.update(b)
-        stats = compiled.merge_obs_stats(stats, jnp.asarray(b))
-    assert float(stats.count) == reference.count == 46
-    np.testing.assert_allclose(stats.mean, reference.mean, rtol=1e-5)
-    np.testing.assert_allclose(stats.var, reference.var, rtol=1e-5)
-    # Normalised observations agree with ObservationNormalizer (clip 1.5 bites on some entries).
-    normalizer = ObservationNormalizer(3, True, 1.5)
-    normalizer.load_state(reference.state())
-    obs = rng.normal(3.0, 4.0, (8, 3)).astype(np.float32)
-    got = compiled.normalize_obs(stats, jnp.asarray(obs), TRPOConfig(obs_clip=1.5))
-    np.testing.assert_allclose(got, normalizer(obs), atol=1e-5)
-
-
 def test_recent_episodes_keep_the_latest_hundred_in_order():
     rng = np.random.default_rng(1)
-    reference = deque(maxlen=compiled.RECENT_EPISODES)
-    recent = compiled.init_recent_episodes()
-    push = jax.jit(compiled.push_episodes)
+    reference = deque(maxlen=jax_sampler.RECENT_EPISODES)
+    recent = jax_sampler.init_recent_episodes()
+    push = jax.jit(jax_sampler.push_episodes)
     for t_steps, n_envs, p_end in [(3, 2, 0.5), (50, 3, 0.6), (10, 4, 0.0), (7, 5, 0.9)]:
         returns = rng.normal(size=(t_steps, n_envs)).astype(np.float32)
         ended = rng.random((t_steps, n_envs)) < p_end
@@ -56,15 +39,25 @@ def test_recent_episodes_keep_the_latest_hundred_in_order():
         np.testing.assert_allclose(kept, list(reference), rtol=1e-6)
 
 
-@pytest.mark.parametrize("env_id", ["gymnax:CartPole-v1", "gymnax:Pendulum-v1"])
-def test_compiled_update_equals_gymnasium_update(env_id):
+@pytest.mark.parametrize(
+    "env_id, changes",
+    [
+        ("gymnax:CartPole-v1", {}),
+        ("gymnax:Pendulum-v1", {}),
+        ("gymnax:Pendulum-v1", {"normalize_rewards": True, "reward_clip": 0.5}),
+        ("gymnax:CartPole-v1", {"critic_lr_decay": True}),
+    ],
+)
+def test_compiled_update_equals_gymnasium_update(env_id, changes):
     """On one fixed raw batch, the compiled path's learn step (inside jit, as in the training
     scan) and the Gymnasium path's (ObservationNormalizer + Learner.update) give the same
     parameters and statistics: both run learner.update."""
     env = make_jax_env(env_id)
-    config = TINY.replace(seed=3)
+    config = TINY.replace(seed=3, **changes)
     program = Program(env, config)
     carry = program.init(jnp.int32(3))
+    # A decay horizon 4 batches away: the critic's learning rate is scaled by 1 - 1/4 here.
+    carry = carry._replace(train=carry.train._replace(global_step=jnp.int32(64), lr_horizon=jnp.int32(256)))
     carry, rollout = jax.jit(program.collect)(carry)
     # End some episodes by truncation too, so the final-observation bootstrap is exercised.
     truncated = np.asarray(rollout.truncated).copy()
@@ -72,31 +65,48 @@ def test_compiled_update_equals_gymnasium_update(env_id):
     final_obs = np.where(truncated[..., None], np.asarray(rollout.obs) + 0.1, np.asarray(rollout.final_obs))
     rollout = rollout._replace(truncated=jnp.asarray(truncated), final_obs=jnp.asarray(final_obs))
     # A few non-zero starting statistics, so normalisation is not the first-batch special case.
-    start_stats = compiled.ObsStats(jnp.full(env.obs_dim, 0.2), jnp.full(env.obs_dim, 2.0), jnp.float32(100.0))
-    carry = carry._replace(obs_stats=start_stats)
+    start_stats = RunningStats(jnp.full(env.obs_dim, 0.2), jnp.full(env.obs_dim, 2.0), jnp.float32(100.0))
+    carry = carry._replace(train=carry.train._replace(obs_stats=start_stats))
     new_carry, metrics = jax.jit(program.learn)(carry, rollout)
 
+    # The Gymnasium path: the same train_step with float64 statistics on the host.
     learner = Learner(config, env.distribution, env.obs_dim)
-    normalizer = ObservationNormalizer(env.obs_dim, True, config.obs_clip)
-    normalizer.load_state({"mean": np.full(env.obs_dim, 0.2), "var": np.full(env.obs_dim, 2.0), "count": 100.0})
-    raw = jax.tree.map(np.asarray, rollout)
-    normalizer.update(raw.obs)
-    batch = Batch(
-        obs=normalizer(raw.obs),
-        actions=raw.actions,
-        rewards=raw.rewards,
-        terminated=raw.terminated,
-        truncated=raw.truncated,
-        final_obs=normalizer(raw.final_obs),
-        last_obs=normalizer(np.asarray(carry.obs)),
+    host = jax.tree.map(np.asarray, carry.train)
+    host = host._replace(
+        learner=carry.train.learner,
+        obs_stats=RunningStats(*(np.asarray(x, np.float64) for x in start_stats)),
+        reward_stats=init_reward_stats(config.num_envs),
+        global_step=np.int64(64),
+        lr_horizon=np.int64(256),
     )
-    state, stats = learner.update(carry.learner, batch)
+    raw = jax.tree.map(np.asarray, rollout)
+    state, stats = train_step(host, raw, config, learner.update)
 
-    assert_trees_close(new_carry.learner, state)
-    np.testing.assert_allclose(new_carry.obs_stats.mean, normalizer.stats.mean, rtol=1e-5)
+    assert_trees_close(new_carry.train.learner, state.learner)
+    np.testing.assert_allclose(new_carry.train.obs_stats.mean, state.obs_stats.mean, rtol=1e-5)
+    assert int(new_carry.train.global_step) == int(state.global_step) == 64 + config.batch_size
+    np.testing.assert_allclose(new_carry.train.reward_stats.returns.var, state.reward_stats.returns.var, rtol=1e-4)
     for name, value in stats.items():
         np.testing.assert_allclose(float(metrics[name]), value, rtol=1e-4, atol=1e-6, err_msg=name)
     assert stats["train/line_search_accepted"] == 1.0
+    if changes:
+        # The field changes what the learner sees: the same batch without it fits another critic.
+        plain = jax.jit(Program(env, TINY.replace(seed=3)).learn)(carry, rollout)[0]
+        difference = jax.tree.map(
+            lambda a, b: float(jnp.max(jnp.abs(a - b))), plain.train.learner.critic, new_carry.train.learner.critic
+        )
+        assert max(jax.tree.leaves(difference)) > 1e-4
+    if config.normalize_rewards:
+        # Rewards divided by the std of the discounted-return traces, as computed here in float64.
+        ends = raw.terminated | raw.truncated
+        traces = np.zeros(raw.rewards.shape)
+        y = np.zeros(config.num_envs)
+        for t in range(raw.rewards.shape[0]):
+            y = config.gamma * y + raw.rewards[t]
+            traces[t] = y
+            y = np.where(ends[t], 0.0, y)
+        np.testing.assert_allclose(float(new_carry.train.reward_stats.returns.var), traces.var(), rtol=1e-4)
+        assert traces.std() > 1.0  # Pendulum's returns: scaling changes the rewards by a lot
 
 
 def assert_trees_close(a, b, rtol=1e-4, atol=1e-6):
@@ -115,11 +125,11 @@ def test_cartpole_solved_by_the_compiled_path(tmp_path):
     run directory is an ordinary one: TRPO.load evaluates its checkpoint to the same result.
     (Since the observation encoders changed how init splits its key, seed 0 stalls at an eval of
     327 in this budget while seeds 1 and 2 reach 500: one seed is a sample, not a guarantee.)"""
-    from trpo import presets
-    from trpo.agent import TRPO
-    from trpo.compiled_run import train_compiled
-    from trpo.logger import read_metrics
-    from trpo.run import RunOptions
+    from trpo.runs import presets
+    from trpo.runs.compiled_run import train_compiled
+    from trpo.runs.run import RunOptions
+    from trpo.training.agent import TRPO
+    from trpo.training.logger import read_metrics
 
     values, _ = presets.resolve("auto", "gymnax:CartPole-v1")
     config = TRPOConfig.from_dict({**values, "seed": 1})
@@ -142,9 +152,9 @@ def test_cartpole_solved_by_the_compiled_path(tmp_path):
 def test_cli_seeds_in_one_program_equal_separate_runs(tmp_path):
     """`--seeds 0-1` trains both seeds in one vmapped program and writes one ordinary run
     directory per seed; each seed's checkpoint equals a separate one-seed run of that seed."""
-    from trpo import checkpoint
     from trpo.cli import main
-    from trpo.logger import METRIC_COLUMNS, read_metrics
+    from trpo.training import checkpoint
+    from trpo.training.logger import METRIC_COLUMNS, read_metrics
 
     flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
     flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "2", "--quiet", "--preset", "none"]
@@ -165,11 +175,11 @@ def test_cli_seeds_in_one_program_equal_separate_runs(tmp_path):
         # in the first call, so the idle iteration is checked to change nothing).
         alone = compiled.init_seeds(program, jnp.asarray([seed]))
         alone, first = compiled.run_seeds(program, alone, jnp.int32(2), chunk=3)
-        assert int(alone.iteration[0]) == 2 and np.isnan(first["train/kl"][0, 2])
+        assert int(alone.train.iteration[0]) == 2 and np.isnan(first["train/kl"][0, 2])
         alone, last = compiled.run_seeds(program, alone, jnp.int32(1), chunk=3)
         arrays, meta = checkpoint.load(run / "checkpoints")
         assert meta["iteration"] == 3 and meta["global_step"] == 3 * TINY.batch_size
-        for prefix, tree in (("actor", alone.learner.actor), ("critic", alone.learner.critic)):
+        for prefix, tree in (("actor", alone.train.learner.actor), ("critic", alone.train.learner.critic)):
             saved = checkpoint.unflatten_tree(prefix, jax.tree.map(lambda x: x[0], tree), arrays, "test")
             # Equal up to float reassociation of the batched (vmapped) matmuls: ~1e-6 after 3
             # iterations, while two seeds differ by ~1e-1.
@@ -179,9 +189,40 @@ def test_cli_seeds_in_one_program_equal_separate_runs(tmp_path):
     assert not np.allclose(seed0, checkpoint.load(tmp_path / "seed1" / "checkpoints")[0]["actor/mlp/0/w"])
 
 
+def test_resumed_compiled_run_continues_on_the_compiled_path_as_if_uninterrupted(tmp_path):
+    """A compiled run of 2 iterations resumed to 4 (`trpo train --resume`) writes the same
+    metrics as one run of 4: the training state and the collector's state (envs included) are
+    restored, and the resumed run stays on the compiled path."""
+    from trpo.cli import main
+    from trpo.training.logger import read_metrics
+
+    flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
+    flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "2", "--quiet", "--preset", "none"]
+    flags += ["--normalize-rewards", "--checkpoint-every", "1"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "256", "--run-dir", str(whole), *flags]) == 0
+    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "128", "--run-dir", str(split), *flags]) == 0
+    assert main(["train", "--resume", str(split), "--total-steps", "256", "--quiet"]) == 0
+    expected, got = read_metrics(whole), read_metrics(split)
+    assert list(expected) == list(got) and len(got["global_step"]) == 4
+    for name in expected:
+        if not name.startswith("time/"):
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    summary = json.loads((split / "summary.json").read_text())
+    assert summary["compiled"]["resumed_from"] == 128 and summary["total_steps"] == 256
+
+
+def test_compiled_path_refuses_the_fields_it_cannot_honour(tmp_path):
+    from trpo.cli import main
+
+    argv = ["train", "gymnax:CartPole-v1", "--total-steps", "64", "--run-dir", str(tmp_path), "--vec", "async"]
+    assert main(argv) == 2
+    assert not (tmp_path / "config.yaml").exists()
+
+
 def test_parse_seeds_accepts_lists_and_ranges():
     from trpo.config import ConfigError
-    from trpo.multiseed import parse_seeds
+    from trpo.runs.multiseed import parse_seeds
 
     assert parse_seeds("0,1,2") == [0, 1, 2]
     assert parse_seeds("0-15") == list(range(16))

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trpo import presets
 from trpo.config import ConfigError, TRPOConfig
+from trpo.runs import presets
 
 
 def test_defaults_are_valid_and_round_trip():

@@ -6,7 +6,7 @@ import re
 
 from rich.console import Console
 
-from trpo.console import COLUMNS, ProgressDisplay, table_row
+from trpo.runs.console import COLUMNS, ProgressDisplay, table_row
 
 
 def test_table_row_formats_and_marks_missing_values():

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trpo.distributions import Categorical, DiagGaussian
+from trpo.learning.distributions import Categorical, DiagGaussian
 
 
 def gaussian_params(seed=0, batch=3, dim=2):

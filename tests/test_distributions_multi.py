@@ -9,10 +9,10 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from trpo.config import TRPOConfig
-from trpo.distributions import Bernoulli, MultiCategorical
-from trpo.learner import policy_step
-from trpo.networks import actor_forward, init_actor
-from trpo.trust_region import fisher_vector_product
+from trpo.learning.distributions import Bernoulli, MultiCategorical
+from trpo.learning.learner import policy_step
+from trpo.learning.networks import actor_forward, init_actor
+from trpo.learning.trust_region import fisher_vector_product
 
 MULTI = MultiCategorical(nvec=(3, 2, 4))
 BITS = Bernoulli(num_bits=3)

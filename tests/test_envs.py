@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from faulty_envs import FaultyEnv, TextObservationEnv
-from trpo.envs import EnvError, EnvFault, SyncVectorEnv, action_distribution, check_env_id, make_one
+from trpo.envs.errors import EnvError, EnvFault
+from trpo.envs.make import check_env_id, make_one
+from trpo.envs.spaces import action_distribution
+from trpo.envs.sync import SyncVectorEnv
 
 
 def test_unknown_env_id_suggests_the_closest_registered_ids():

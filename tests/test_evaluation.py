@@ -6,8 +6,8 @@ import pytest
 
 from faulty_envs import FaultyEnv
 from trpo import TRPO, TRPOConfig
-from trpo.envs import EnvError, EnvFault
-from trpo.evaluation import play_episodes, with_video
+from trpo.envs.errors import EnvError, EnvFault
+from trpo.training.evaluation import play_episodes, with_video
 
 
 class CountdownEnv(gym.Env):

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from faulty_envs import FaultyEnv
-from trpo import TRPO, TRPOConfig, checkpoint
-from trpo.checkpoint import CheckpointDir
-from trpo.envs import EnvFault
-from trpo.interrupt import TrainingInterrupted
-from trpo.learner import Learner
-from trpo.rollout import Batch
+from trpo import TRPO, TRPOConfig
+from trpo.envs.errors import EnvFault
+from trpo.learning.batch import Batch
+from trpo.learning.learner import Learner
+from trpo.training import checkpoint
+from trpo.training.checkpoint import CheckpointDir
+from trpo.training.interrupt import TrainingInterrupted
 
 # 2 envs x 32 steps = 64 transitions per iteration.
 TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=2)
@@ -65,6 +66,34 @@ def test_a_stop_request_between_env_steps_saves_and_raises(tmp_path):
     assert checkpoint.load(tmp_path / "c")[1]["global_step"] == 3 * 64
 
 
+def test_a_checkpoint_of_an_interrupted_batch_saves_the_noise_streams_from_before_it(tmp_path):
+    """Stopped at env step 80 (in the third iteration, steps 65..96), the checkpoint is that of
+    iteration 2: its NumPy generator state must be the one an uninterrupted run has after 2
+    iterations, not the one after the partial batch drew 16 steps of noise. A run resumed from it
+    then draws the same noise as the uninterrupted run."""
+    config = TINY.replace(workers=2)  # two env groups: two noise streams, both saved
+    uninterrupted = TRPO("Pendulum-v1", config).learn(2 * 64)
+    expected = uninterrupted.sampler.rng_state()
+
+    agent = TRPO("Pendulum-v1", config)
+    calls = itertools.count(1)
+
+    def stop_at_step_80():
+        if next(calls) == 80:
+            raise TrainingInterrupted(2)
+
+    with pytest.raises(TrainingInterrupted):
+        agent.learn(10 * 64, checkpoints=CheckpointDir(tmp_path / "c"), check_stop=stop_at_step_80)
+    assert agent.sampler.rng_state() != expected  # the partial batch drew from the live streams
+    meta = checkpoint.load(tmp_path / "c")[1]
+    assert meta["iteration"] == 2 and meta["numpy_rng"] == expected
+    resumed = TRPO.load(tmp_path / "c")
+    for rng, reference in zip(resumed.sampler.rngs, uninterrupted.sampler.rngs, strict=True):
+        np.testing.assert_array_equal(rng.standard_normal(5), reference.standard_normal(5))
+    for a in (uninterrupted, agent, resumed):
+        a.close()
+
+
 def test_non_finite_updates_are_skipped_counted_and_warned_about_once(monkeypatch):
     agent = TRPO(FaultyEnv, TINY)
     before = jax.device_get(agent.state)
@@ -102,14 +131,14 @@ def a_batch(steps=32, n=2, obs_dim=3, seed=0):
 
 
 def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(monkeypatch):
-    from trpo.distributions import Categorical
+    from trpo.learning.distributions import Categorical
 
     learner = Learner(TINY, Categorical(2), obs=3)
     state = learner.init(jax.random.PRNGKey(0))
     updated, stats = learner.update(state, a_batch())
     assert stats["train/skipped"] == 0.0 and not leaves_equal(updated.actor, state.actor)
 
-    import trpo.learner as learner_module
+    import trpo.learning.learner as learner_module
 
     fit = learner_module.fit_critic
 
@@ -135,7 +164,7 @@ def test_learner_skips_the_whole_update_when_only_the_critic_fit_is_non_finite(m
 def test_async_backend_stops_on_env_faults_too(fault, words):
     from functools import partial
 
-    from trpo.vec.subprocess import AsyncVectorEnv
+    from trpo.envs.subprocess import AsyncVectorEnv
 
     # Each async worker is a fresh process that makes one env, instance 0: all of them fail.
     envs = AsyncVectorEnv([partial(FaultyEnv, fault, 5, 0)] * 2, name="faulty")

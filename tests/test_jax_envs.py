@@ -6,9 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trpo.distributions import Categorical, DiagGaussian
-from trpo.envs import EnvError, env_factory
-from trpo.jax_envs import JaxGymEnv, is_jax_env_id, make_jax_env
+from trpo.envs.errors import EnvError
+from trpo.envs.jax_envs import JaxGymEnv, is_jax_env_id, make_jax_env
+from trpo.envs.make import env_factory
+from trpo.learning.distributions import Categorical, DiagGaussian
 
 pytest.importorskip("gymnax")
 
@@ -87,7 +88,7 @@ def test_gymnasium_wrapper_replays_a_seed():
 
 def test_brax_env_step_and_time_limit():
     pytest.importorskip("brax")
-    from trpo.jax_envs import _brax_env
+    from trpo.envs.jax_envs import _brax_env
 
     env = _brax_env("brax:fast", "fast", episode_length=7)
     assert env.distribution == DiagGaussian(env.action_space.shape[0])

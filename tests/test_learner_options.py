@@ -6,11 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from jax.flatten_util import ravel_pytree
 
-from trpo.agent import linear_decay
 from trpo.config import ConfigError, TRPOConfig
-from trpo.learner import fit_critic, value_loss
-from trpo.networks import critic_forward, init_critic
+from trpo.learning.learner import fisher_samples, fit_critic, value_loss
+from trpo.learning.networks import critic_forward, init_critic
+from trpo.training.train_step import linear_decay
 
 
 def test_value_loss_without_clip_is_the_mean_squared_error():
@@ -98,3 +99,54 @@ def test_linear_decay():
 def test_config_rejects_bad_new_fields(field, value):
     with pytest.raises(ConfigError, match=field):
         TRPOConfig(**{field: value})
+
+
+def test_fisher_samples_take_every_env():
+    # obs[t, n] = 10 t + n, T = 6 steps, N = 4 envs, k = 2. Every 2nd sample of the time-major
+    # flattening (10t + n in order 0, 1, 2, 3, 10, ...) holds only envs 0 and 2; every 2nd of each
+    # env's series holds all four: 12 samples, 3 per env (t = 0, 2, 4).
+    obs = jnp.asarray(10 * np.arange(6)[:, None] + np.arange(4)[None, :], jnp.float32)[..., None]
+    time_major = np.asarray(obs).reshape(-1)[::2]
+    assert sorted(set(time_major.astype(int) % 10)) == [0, 2]
+    picked = np.asarray(fisher_samples(obs, 2))[:, 0].astype(int)
+    assert picked.shape == (12,) and sorted(picked) == sorted(10 * t + n for n in range(4) for t in (0, 2, 4))
+    # k = 1 keeps the batch's own (time-major) order, as every other stage sees it.
+    np.testing.assert_array_equal(fisher_samples(obs, 1), np.asarray(obs).reshape(24, 1))
+
+
+def test_update_estimates_the_fisher_on_every_env():
+    # With the Fisher on 2 of 4 envs' states the natural step would be another one: update's
+    # step must equal policy_step's given fisher_samples, and differ from every-kth time-major.
+    from trpo.learning.batch import Batch
+    from trpo.learning.distributions import DiagGaussian
+    from trpo.learning.learner import compute_advantages, init_state, policy_step, update
+
+    dist, config = (
+        DiagGaussian(action_dim=1),
+        TRPOConfig(hidden_sizes=(8,), fisher_subsample=2, npg=True, critic_minibatch=16),
+    )
+    optimizer = optax.adam(config.critic_lr)
+    state = init_state(jax.random.PRNGKey(0), config, dist, 3, optimizer)
+    rng = np.random.default_rng(0)
+    steps, envs = 8, 4
+    batch = Batch(
+        obs=jnp.asarray(rng.normal(size=(steps, envs, 3)) * (1 + np.arange(envs))[None, :, None], jnp.float32),
+        actions=jnp.asarray(rng.normal(size=(steps, envs, 1)), jnp.float32),
+        rewards=jnp.asarray(rng.normal(size=(steps, envs)), jnp.float32),
+        terminated=jnp.zeros((steps, envs), bool),
+        truncated=jnp.zeros((steps, envs), bool),
+        final_obs=jnp.zeros((steps, envs, 3)),
+        last_obs=jnp.zeros((envs, 3)),
+    )
+    new_state, stats = update(state, batch, config, dist, optimizer)
+    assert stats["train/skipped"] == 0
+    advantages = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, True)["advantages"]
+    flat = batch.obs.reshape(-1, 3)
+    args = (state.actor, flat, batch.actions.reshape(-1, 1), advantages, dist, config)
+    every_env, _ = policy_step(*args, fisher_samples(batch.obs, 2))
+    two_envs, _ = policy_step(*args)
+    theta_old = ravel_pytree(state.actor)[0]
+    step = lambda actor: np.asarray(ravel_pytree(actor)[0] - theta_old, np.float64)
+    cosine = lambda a, b: a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    assert cosine(step(new_state.actor), step(every_env)) > 0.9999
+    assert cosine(step(new_state.actor), step(two_envs)) < 0.999

@@ -3,7 +3,7 @@
 import pytest
 
 from trpo import TRPO, TRPOConfig
-from trpo.presets import resolve
+from trpo.runs.presets import resolve
 
 pytestmark = pytest.mark.slow
 

@@ -1,10 +1,11 @@
 """Logger: CSV rows and TensorBoard scalars under the metric names, plus the hyperparameters."""
 
+import math
 import struct
 
 from tensorboardX.proto import event_pb2
 
-from trpo.logger import Logger, read_metrics
+from trpo.training.logger import Logger, read_metrics
 
 
 def _events(folder):
@@ -61,3 +62,16 @@ def test_documented_columns_come_first_in_their_order_whatever_the_dicts_order(t
     logger.close()
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     assert header == "global_step,rollout/episodes,train/kl,time/ray_wait_s"
+
+
+def test_metrics_row_has_the_documented_columns():
+    from trpo.training.logger import METRIC_COLUMNS, episode_metrics, metrics_row
+
+    train = {name: 0.5 for name in METRIC_COLUMNS if name.startswith("train/") and name != "train/skipped_updates"}
+    times = {"sps": 10.0, "rollout_s": 1.0, "update_s": 2.0, "compile_s": 3.0}
+    row = metrics_row(64, 1, times, episode_metrics([(10.0, 5), (20.0, 7)]), train, 2, {"rollout/worker_restarts": 0.0})
+    assert set(row) == {*METRIC_COLUMNS, "rollout/worker_restarts"}  # the Logger writes them in its order
+    # mean return (10 + 20) / 2 = 15, mean length (5 + 7) / 2 = 6
+    assert (row["rollout/ep_return_mean"], row["rollout/ep_len_mean"], row["rollout/episodes"]) == (15.0, 6.0, 2.0)
+    assert row["train/skipped_updates"] == 2.0 and row["time/update_s"] == 2.0
+    assert all(math.isnan(v) for k, v in episode_metrics([]).items() if k != "rollout/episodes")

@@ -6,7 +6,7 @@ import pytest
 
 from trpo.cli import main
 from trpo.config import ConfigError
-from trpo.multiseed import aggregate, parse_seeds
+from trpo.runs.multiseed import aggregate, parse_seeds
 
 
 def test_parse_seeds():

@@ -5,11 +5,12 @@ import jax
 import numpy as np
 import pytest
 
-from trpo.distributions import Categorical
-from trpo.envs import EnvError, observation_spec
-from trpo.networks import actor_forward, critic_forward, init_actor, init_critic
-from trpo.normalization import ObservationNormalizer
-from trpo.observations import IMAGE, VECTOR, ObservationSpec
+from trpo.envs.errors import EnvError
+from trpo.envs.spaces import observation_spec
+from trpo.learning.distributions import Categorical
+from trpo.learning.networks import actor_forward, critic_forward, init_actor, init_critic
+from trpo.learning.normalization import ObservationNormalizer, init_stats, update_stats
+from trpo.learning.observations import IMAGE, VECTOR, ObservationSpec
 
 Box, Discrete = gym.spaces.Box, gym.spaces.Discrete
 
@@ -71,15 +72,14 @@ def test_unsupported_spaces_name_the_problem():
 
 
 def test_normaliser_touches_the_vector_part_only():
-    norm = ObservationNormalizer(2, enabled=True, clip=10.0)
     image = np.full((4, 3, 3, 1), 200, np.uint8)
     vectors = np.array([[0.0, 10.0], [2.0, 10.0], [4.0, 30.0], [6.0, 30.0]], np.float32)
-    norm.update({VECTOR: vectors, IMAGE: image})
+    norm = ObservationNormalizer(update_stats(init_stats((2,)), vectors), enabled=True, clip=10.0)
     out = norm({VECTOR: vectors, IMAGE: image})
     assert out[IMAGE] is image
     # mean (3, 20), std (sqrt(5), 10)
     np.testing.assert_allclose(out[VECTOR][0], [-3 / np.sqrt(5), -1.0], rtol=1e-5)
-    assert ObservationNormalizer(0, enabled=True, clip=10.0).enabled is False
+    assert ObservationNormalizer.fresh(0, enabled=True, clip=10.0).enabled is False
 
 
 @pytest.mark.parametrize(("shape", "cnn"), [((36, 36, 4), "nature"), ((5, 5, 2), "small")])

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from trpo.cli import main
-from trpo.plot import PlotError, find_runs, group_runs, load_run, mean_std_curve
+from trpo.runs.plot import PlotError, find_runs, group_runs, load_run, mean_std_curve
 
 
 def _fake_run(folder, env_id, seed, steps, values, **config):

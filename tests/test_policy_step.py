@@ -16,9 +16,9 @@ from jax.flatten_util import ravel_pytree
 
 from test_trust_region import dense_fisher_jtmj
 from trpo.config import TRPOConfig
-from trpo.distributions import Categorical, DiagGaussian
-from trpo.learner import policy_step
-from trpo.networks import actor_forward, init_actor
+from trpo.learning.distributions import Categorical, DiagGaussian
+from trpo.learning.learner import policy_step
+from trpo.learning.networks import actor_forward, init_actor
 
 DISTS = [DiagGaussian(action_dim=2), Categorical(num_actions=3)]
 

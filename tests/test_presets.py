@@ -2,8 +2,9 @@
 
 import pytest
 
-from trpo import TRPO, TRPOConfig, presets
+from trpo import TRPO, TRPOConfig
 from trpo.config import ConfigError
+from trpo.runs import presets
 
 
 # The Atari preset serves every ALE/ id; tests/test_atari.py trains with it (cut down: a full
@@ -47,3 +48,8 @@ def test_make_kwargs_are_split_from_the_config_fields_and_parsed_from_flags():
     for bad in ("no_equals", "=1", "not an id=1"):
         with pytest.raises(ConfigError, match="give KEY=VALUE pairs"):
             presets.parse_make_kwargs([bad])
+
+
+def test_the_shipped_presets_are_found():
+    # The parametrised test above would pass with none (an empty parameter set only skips).
+    assert {"CartPole-v1", "Hopper-v5", "atari", "gymnax:CartPole-v1"} <= set(presets.available())

@@ -138,11 +138,11 @@ def steps_logged(run_dir):
 def cut_off_run(tmp_path, monkeypatch):
     """A CartPole job (1024 steps an iteration) of 4 iterations, killed in its third: what a
     machine restart leaves behind (checkpoints of iterations 1 and 2, their metrics rows)."""
-    import trpo.logger
+    import trpo.training.logger
 
     monkeypatch.setattr(quality, "CHECKPOINT_EVERY", 1)
     job = quality.Job("CartPole-v1", 0, (4096,), tmp_path / "CartPole-v1" / "seed0", 10)
-    write = trpo.logger.Logger.write
+    write = trpo.training.logger.Logger.write
     calls = []
 
     def killed_in_third_iteration(self, metrics):
@@ -152,7 +152,7 @@ def cut_off_run(tmp_path, monkeypatch):
         write(self, metrics)
 
     with monkeypatch.context() as patch:
-        patch.setattr(trpo.logger.Logger, "write", killed_in_third_iteration)
+        patch.setattr(trpo.training.logger.Logger, "write", killed_in_third_iteration)
         with pytest.raises(KeyboardInterrupt):
             quality.run_job(job)
     assert not quality.eval_path(job.run_dir, 4096).exists()
@@ -173,11 +173,12 @@ def test_a_cut_off_run_of_another_config_or_budget_starts_again(cut_off_run, mon
     changed = {**quality.run_config("CartPole-v1", 0), "max_kl": 0.02}
     with monkeypatch.context() as patch:
         patch.setattr(quality, "run_config", lambda env_id, seed: changed)
-        assert quality.interrupted_agent(job, changed, {}, [4096]) is None
+        assert quality.interrupted_step(job, changed, {}, [4096]) is None
+    assert quality.interrupted_step(job, quality.run_config("CartPole-v1", 0), {}, [4096]) == 2048
     # With the critic's learning-rate decay (continues() False), a checkpoint aimed at another
     # budget is of another run: its schedule was for 4096 steps.
     monkeypatch.setattr(quality, "continues", lambda env_id: False)
-    assert quality.interrupted_agent(job, quality.run_config("CartPole-v1", 0), {}, [3072]) is None
+    assert quality.interrupted_step(job, quality.run_config("CartPole-v1", 0), {}, [3072]) is None
     shorter = quality.Job(job.env_id, job.seed, (3072,), job.run_dir, 10)
     quality.run_job(shorter)
     record = json.loads(quality.eval_path(job.run_dir, 3072).read_text())

@@ -13,10 +13,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from trpo.agent import TRPO  # noqa: E402
 from trpo.cli import main  # noqa: E402
+from trpo.collect.rollout import noise_stream  # noqa: E402
 from trpo.config import TRPOConfig  # noqa: E402
-from trpo.rollout import Batch, noise_stream  # noqa: E402
+from trpo.learning.batch import Batch  # noqa: E402
+from trpo.training.agent import TRPO  # noqa: E402
 
 # Ray starts its processes with fork + exec, which is safe next to JAX's threads.
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
@@ -38,10 +39,10 @@ def record_batches(agent: TRPO, inputs: list | None = None) -> list[Batch]:
     batches: list[Batch] = []
     collect = agent.sampler.collect
 
-    def recording(actor_np, check_stop=None):
+    def recording(actor_np, normalizer, check_stop=None):
         if inputs is not None:
-            inputs.append((actor_np, agent.normalizer.state()))
-        raw = collect(actor_np, check_stop)
+            inputs.append((actor_np, normalizer))
+        raw = collect(actor_np, normalizer, check_stop)
         batches.append(Batch(*(np.copy(x) for x in raw)))
         return raw
 
@@ -65,9 +66,8 @@ def test_ray_batches_equal_local_batches_with_the_same_env_groups():
     remote = TRPO(env_id, config.replace(sampler="ray"))
     assert remote.envs.num_envs == 1  # the rollout envs live in the workers
     assert remote.sampler.rng_state() == [noise_stream(3, g).bit_generator.state for g in range(2)]
-    for (actor_np, normalizer_state), local_batch in zip(inputs, local_batches, strict=True):
-        remote.normalizer.load_state(normalizer_state)
-        remote_batch = remote.sampler.collect(actor_np)
+    for (actor_np, normalizer), local_batch in zip(inputs, local_batches, strict=True):
+        remote_batch = remote.sampler.collect(actor_np, normalizer)
         assert remote_batch.obs.shape == local_batch.obs.shape == (96, 4, local_batch.obs.shape[2])
         for name, a, b in zip(Batch._fields, local_batch, remote_batch, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=name)

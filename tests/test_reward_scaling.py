@@ -1,9 +1,16 @@
 """Reward scaling by the running std of the discounted return, against direct derivations."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trpo.normalization import RewardScaler, discounted_return_traces
+from trpo.learning.normalization import (
+    discounted_return_traces,
+    discounted_return_traces_jax,
+    init_reward_stats,
+    scale_rewards,
+    update_reward_stats,
+)
 
 
 def direct_traces(carry, rewards, ends, gamma):
@@ -55,30 +62,25 @@ def test_trace_restarts_after_an_episode_end():
     np.testing.assert_allclose(carry, [1.0])
 
 
-def test_scaler_divides_by_the_std_of_all_traces_seen_and_clips():
+@pytest.mark.parametrize("xp", [np, jnp], ids=["numpy", "jax"])
+def test_scaler_divides_by_the_std_of_all_traces_seen_and_clips(xp):
     rewards, ends = random_stream(1, steps=30)
-    scaler = RewardScaler(num_envs=3, enabled=True, gamma=0.95, clip=0.5)
-    scaler.update(rewards[:10], ends[:10])
-    scaler.update(rewards[10:], ends[10:])
+    stats = init_reward_stats(3, xp)
+    for part in (slice(0, 10), slice(10, None)):
+        stats = update_reward_stats(stats, xp.asarray(rewards[part]), xp.asarray(ends[part]), 0.95, xp)
     traces = direct_traces(np.zeros(3), rewards, ends, 0.95)
+    np.testing.assert_allclose(stats.trace, traces[-1] * ~ends[-1], rtol=1e-5)
     expected = np.clip(rewards / np.sqrt(traces.var() + 1e-8), -0.5, 0.5)
-    np.testing.assert_allclose(scaler(rewards), expected, rtol=1e-5)
-    assert np.abs(scaler(rewards)).max() <= 0.5
+    scaled = np.asarray(scale_rewards(stats, xp.asarray(rewards), 0.5, xp))
+    np.testing.assert_allclose(scaled, expected, rtol=1e-5)
+    assert scaled.dtype == np.float32 and np.abs(scaled).max() <= 0.5
     assert np.any(np.abs(expected) == 0.5)  # the clip bound is reached in this stream
 
 
-def test_disabled_scaler_is_the_identity_and_learns_nothing():
-    rewards, ends = random_stream(2)
-    scaler = RewardScaler(num_envs=3, enabled=False, gamma=0.99, clip=10.0)
-    scaler.update(rewards, ends)
-    assert scaler.stats.count == 0
-    np.testing.assert_array_equal(scaler(rewards), rewards.astype(np.float32))
-
-
-def test_scaler_state_round_trips():
-    rewards, ends = random_stream(3)
-    a = RewardScaler(3, True, 0.99, 10.0)
-    a.update(rewards, ends)
-    b = RewardScaler(3, True, 0.99, 10.0)
-    b.load_state(a.state())
-    np.testing.assert_array_equal(a(rewards), b(rewards))
+def test_jax_traces_equal_the_numpy_traces():
+    rewards, ends = random_stream(4, steps=25)
+    carry = np.array([0.5, -1.0, 2.0])
+    expected, expected_carry = discounted_return_traces(carry, rewards, ends, 0.9)
+    got, got_carry = discounted_return_traces_jax(jnp.asarray(carry, jnp.float32), jnp.asarray(rewards), ends, 0.9)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_carry, expected_carry, rtol=1e-5, atol=1e-6)

@@ -7,10 +7,11 @@ import jax
 import numpy as np
 import pytest
 
-from trpo.envs import make_vector_env
-from trpo.networks import actor_forward, init_actor, to_numpy
-from trpo.normalization import ObservationNormalizer
-from trpo.rollout import Batch, Sampler, noise_stream
+from trpo.collect.rollout import Sampler, noise_stream
+from trpo.envs.sync import make_vector_env
+from trpo.learning.batch import Batch
+from trpo.learning.networks import actor_forward, init_actor, to_numpy
+from trpo.learning.normalization import ObservationNormalizer, init_stats, update_stats
 
 
 def test_noise_stream_of_a_group_does_not_depend_on_the_number_of_groups():
@@ -25,22 +26,23 @@ def test_noise_stream_of_a_group_does_not_depend_on_the_number_of_groups():
 
 def _sampler(env_id, num_envs, seed, rngs, reset_seed=None):
     envs = make_vector_env(env_id, num_envs)
-    normalizer = ObservationNormalizer(envs.obs_dim, enabled=True, clip=10.0)
-    return Sampler(envs, normalizer, n_steps=60, seed=seed, rngs=rngs, reset_seed=reset_seed), normalizer
+    return Sampler(envs, n_steps=60, seed=seed, rngs=rngs, reset_seed=reset_seed)
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_two_groups_in_one_sampler_equal_two_one_group_samplers(env_id):
     seed, groups, per_group = 5, 2, 3
-    whole, whole_norm = _sampler(env_id, groups * per_group, seed, [noise_stream(seed, g) for g in range(groups)])
+    whole = _sampler(env_id, groups * per_group, seed, [noise_stream(seed, g) for g in range(groups)])
     parts = [
         _sampler(env_id, per_group, seed, [noise_stream(seed, g)], reset_seed=seed + g * per_group)
         for g in range(groups)
     ]
     actor = init_actor_numpy(whole)
+    stats = init_stats((whole.envs.obs_dim,))
     for _ in range(4):  # 240 steps: Pendulum truncates at 200
-        batch = whole.collect(actor)
-        part_batches = [sampler.collect(actor) for sampler, _ in parts]
+        norm = ObservationNormalizer(stats, enabled=True, clip=10.0)
+        batch = whole.collect(actor, norm)
+        part_batches = [sampler.collect(actor, norm) for sampler in parts]
         for name, joined, pieces in zip(Batch._fields, batch, zip(*part_batches, strict=True), strict=True):
             axis = 0 if name == "last_obs" else 1
             if isinstance(joined, dict):  # observations: {"vector": ...}
@@ -49,19 +51,18 @@ def test_two_groups_in_one_sampler_equal_two_one_group_samplers(env_id):
                     np.testing.assert_array_equal(joined[key], expected, f"{name}/{key}")
             else:
                 np.testing.assert_array_equal(joined, np.concatenate(pieces, axis=axis), name)
-        # The normaliser changes between iterations, the same way in every process.
-        whole_norm.update(batch.obs)
-        for _, norm in parts:
-            norm.load_state(whole_norm.state())
-    assert whole.rng_state() == [sampler.rng_state()[0] for sampler, _ in parts]
+        # The statistics change between iterations; every group acts on the same ones.
+        stats = update_stats(stats, batch.obs["vector"] if isinstance(batch.obs, dict) else batch.obs)
+    assert whole.rng_state() == [sampler.rng_state()[0] for sampler in parts]
     assert np.std(batch.actions) > 0  # stochastic actions, not the mode
 
 
 def test_one_group_draws_all_noise_in_one_call():
-    sampler, normalizer = _sampler("Pendulum-v1", 4, 0, None)
+    sampler = _sampler("Pendulum-v1", 4, 0, None)
+    normalizer = ObservationNormalizer.fresh(3, enabled=True, clip=10.0)
     actor = init_actor_numpy(sampler)
     obs = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
-    actions = sampler.act(actor, obs)
+    actions = sampler.act(actor, normalizer, obs)
     # log_std starts at 0: actions = mean + 1 * noise, the noise one [4, 1] draw of group 0.
     mean, _ = actor_forward(actor, normalizer(obs), np)
     expected = mean + noise_stream(0, 0).standard_normal((4, 1), dtype=np.float32)

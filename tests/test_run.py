@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from trpo import TRPO, checkpoint
+from trpo import TRPO
 from trpo.cli import main
-from trpo.logger import truncate_metrics
+from trpo.training import checkpoint
+from trpo.training.logger import truncate_metrics
 
 # A small CartPole setup shared by these tests: 2 envs x 64 steps = 128 steps per iteration.
 SMALL_FLAGS = ["--num-envs", "2", "--n-steps", "64", "--critic-minibatch", "64", "--hidden-sizes", "16", "16"]

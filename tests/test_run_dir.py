@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from trpo.run import RunDirError, read_config_yaml, require_run_dir
+from trpo.runs.run import RunDirError, read_config_yaml, require_run_dir
 
 
 def test_a_folder_without_a_run_is_refused_with_the_reason(tmp_path):

@@ -8,8 +8,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from trpo.agent import TRPO
 from trpo.config import TRPOConfig
+from trpo.training.agent import TRPO
 
 Box, Discrete = gym.spaces.Box, gym.spaces.Discrete
 EPISODE = 8

@@ -7,10 +7,10 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from trpo.config import TRPOConfig
-from trpo.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical
-from trpo.learner import policy_step
-from trpo.networks import actor_forward, init_actor
-from trpo.trust_region import (
+from trpo.learning.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical
+from trpo.learning.learner import policy_step
+from trpo.learning.networks import actor_forward, init_actor
+from trpo.learning.trust_region import (
     backtracking_line_search,
     conjugate_gradient,
     fisher_vector_product,

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from trpo.config import ConfigError, TRPOConfig
-from trpo.envs import EnvError
-from trpo.vec import make_vector_env
+from trpo.envs.errors import EnvError
+from trpo.envs.vector import make_vector_env
 
 
 def run(envs, actions):

@@ -20,15 +20,24 @@ import tyro
 from rich.console import Console
 from rich.markup import escape
 
-from trpo import presets
-from trpo.checkpoint import CheckpointError
 from trpo.config import ConfigError, TRPOConfig
-from trpo.envs import EnvError, EnvFault
-from trpo.evaluation import DEFAULT_EVAL_SEED, EvaluationFault, evaluate_run
-from trpo.interrupt import TrainingInterrupted
-from trpo.jax_envs import is_jax_env_id
-from trpo.plot import DEFAULT_METRIC, PlotError, plot_runs
-from trpo.run import RunDirError, RunOptions, prepare_run_dir, read_config_yaml, resume, resume_hint, train
+from trpo.envs.errors import EnvError, EnvFault
+from trpo.envs.jax_envs import is_jax_env_id
+from trpo.runs import presets
+from trpo.runs.plot import DEFAULT_METRIC, PlotError, plot_runs
+from trpo.runs.run import (
+    RunDirError,
+    RunOptions,
+    evaluate_run,
+    prepare_run_dir,
+    read_config_yaml,
+    resume,
+    resume_hint,
+    train,
+)
+from trpo.training.checkpoint import CheckpointError
+from trpo.training.evaluation import DEFAULT_EVAL_SEED, EvaluationFault
+from trpo.training.interrupt import TrainingInterrupted
 
 USAGE = """usage: trpo COMMAND [ARGS]
 
@@ -163,7 +172,7 @@ def cmd_train(argv: list[str]) -> int:
     if args.ray_address is not None and config.sampler != "ray":
         raise ConfigError("--ray-address is only used by the Ray sampler: add --sampler ray")
     if args.seeds is not None:
-        from trpo.multiseed import parse_seeds, train_seeds
+        from trpo.runs.multiseed import parse_seeds, train_seeds
 
         summary = train_seeds(args.env_id, config, parse_seeds(args.seeds), options, args.parallel, args.overwrite)
     else:
@@ -202,7 +211,13 @@ def cmd_resume(argv: list[str]) -> int:
         eval_episodes=args.eval_episodes,
         quiet=args.quiet,
     )
-    print(json.dumps(resume(args.resume, options), indent=2))
+    if is_jax_env_id(str(saved["env_id"])):
+        from trpo.runs.compiled_run import resume_compiled
+
+        summary = resume_compiled(args.resume, options)
+    else:
+        summary = resume(args.resume, options)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -229,9 +244,9 @@ def _run_options(args: TrainArgs, preset_source: str | None) -> RunOptions:
 
 
 def _train_compiled(args: TrainArgs, preset_source: str | None) -> int:
-    """gymnax:/brax: ids: the whole training compiled, all seeds in one program (trpo.compiled_run)."""
-    from trpo.compiled_run import train_compiled
-    from trpo.multiseed import parse_seeds
+    """gymnax:/brax: ids: the whole training compiled, all seeds in one program (trpo.runs.compiled_run)."""
+    from trpo.runs.compiled_run import train_compiled
+    from trpo.runs.multiseed import parse_seeds
 
     options = _run_options(args, preset_source)
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.config.seed]

@@ -63,7 +63,8 @@ class TRPOConfig:
     critic_lr: float = 1e-3
     """Adam learning rate of the critic"""
     critic_lr_decay: bool = False
-    """decay the critic learning rate linearly to 0 over the steps passed to learn() (Tianshou)"""
+    """decay the critic learning rate linearly to 0 at the run's --total-steps (Tianshou); from Python, at
+    TRPO(..., total_steps=N), or else at the end of each learn() call"""
     value_clip: float = 0.0
     """clip the critic's change per iteration as PPO does: loss max((V-R)^2, (V_old+clip(V-V_old)-R)^2);
     0 turns it off"""

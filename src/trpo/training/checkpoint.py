@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from trpo import __version__
+from trpo.version import __version__
 
 FORMAT_VERSION = 1
 LATEST = "latest"

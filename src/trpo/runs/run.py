@@ -22,17 +22,18 @@ from typing import Any
 
 import yaml
 
-from trpo import __version__
-from trpo.agent import TRPO
-from trpo.checkpoint import LATEST, CheckpointDir, write_atomic
 from trpo.config import TRPOConfig
-from trpo.console import ProgressDisplay
-from trpo.envs import EnvError, EnvFault
-from trpo.evaluation import EvaluationFault
-from trpo.interrupt import StopOnSignal, TrainingInterrupted
-from trpo.logger import METRICS_CSV, Logger, truncate_metrics
+from trpo.envs.errors import EnvError, EnvFault
+from trpo.runs.console import ProgressDisplay
+from trpo.training.agent import TRPO
+from trpo.training.checkpoint import LATEST, CheckpointDir, write_atomic
+from trpo.training.evaluation import DEFAULT_EVAL_SEED, EvaluationFault
+from trpo.training.interrupt import StopOnSignal, TrainingInterrupted
+from trpo.training.logger import METRICS_CSV, Logger, truncate_metrics
+from trpo.version import __version__
 
 CONFIG_YAML = "config.yaml"
+EVAL_JSON = "eval.json"
 SUMMARY_JSON = "summary.json"
 CHECKPOINTS = "checkpoints"
 
@@ -146,7 +147,13 @@ def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any
     prepare_run_dir(run_dir, overwrite=False)
     # The agent before the folder: an unknown env id or an unsupported space leaves no half-made run.
     start = time.perf_counter()
-    agent = TRPO(env_id, config, make_kwargs=options.make_kwargs, ray_address=options.ray_address)
+    agent = TRPO(
+        env_id,
+        config,
+        make_kwargs=options.make_kwargs,
+        ray_address=options.ray_address,
+        total_steps=options.total_steps,
+    )
     setup_s = time.perf_counter() - start
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_yaml(run_dir, env_id, config, options)
@@ -171,6 +178,7 @@ def resume(run_dir: Path, options: RunOptions) -> dict[str, Any]:
             f"--total-steps {options.total_steps} is below the {agent.global_step} steps {run_dir} has already "
             "trained; give a larger --total-steps"
         )
+    agent.total_steps = options.total_steps
     truncate_metrics(run_dir, agent.global_step)
     options = dataclasses.replace(
         options, run_dir=run_dir, preset_source=saved.get("preset"), make_kwargs=agent.make_kwargs
@@ -221,18 +229,78 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
     finally:
         agent.close()
     eval_s = time.perf_counter() - start
-    summary = {
-        "env_id": agent.env_id,
-        "seed": agent.config.seed,
-        "total_steps": agent.global_step,
-        "iterations": agent.iteration,
-        "wall_s": round(agent.train_wall_s, 3),
-        "setup_s": round(setup_s, 3),
-        "sps": round(agent.global_step / (setup_s + agent.train_wall_s), 1) if agent.train_wall_s > 0 else 0.0,
-        "compile_s": round(agent.compile_s, 3),
-        "eval_s": round(eval_s, 3),
-        "eval": {k: evaluation[k] for k in ("mean", "std", "episodes")},
-        "run_dir": str(run_dir),
-    }
+    sps = agent.global_step / (setup_s + agent.train_wall_s) if agent.train_wall_s > 0 else 0.0
+    summary = run_summary(
+        agent.env_id,
+        agent.config.seed,
+        agent.global_step,
+        agent.iteration,
+        {"wall_s": agent.train_wall_s, "setup_s": setup_s, "compile_s": agent.compile_s, "eval_s": eval_s},
+        sps,
+        evaluation,
+        run_dir,
+    )
     write_json(run_dir / SUMMARY_JSON, summary)
     return summary
+
+
+def run_summary(
+    env_id: str,
+    seed: int,
+    total_steps: int,
+    iterations: int,
+    seconds: dict[str, float],
+    sps: float,
+    evaluation: dict[str, Any],
+    run_dir: Path,
+    **extra: Any,
+) -> dict[str, Any]:
+    """summary.json, the same keys for every run (trpo train, --resume, compiled runs): `seconds`
+    holds wall_s, setup_s, compile_s and eval_s; `evaluation` is an evaluation_result."""
+    return {
+        "env_id": env_id,
+        "seed": seed,
+        "total_steps": total_steps,
+        "iterations": iterations,
+        "wall_s": round(seconds["wall_s"], 3),
+        "setup_s": round(seconds["setup_s"], 3),
+        "sps": round(sps, 1),
+        "compile_s": round(seconds["compile_s"], 3),
+        "eval_s": round(seconds["eval_s"], 3),
+        "eval": {k: evaluation[k] for k in ("mean", "std", "episodes")},
+        "run_dir": str(run_dir),
+        **extra,
+    }
+
+
+def evaluate_run(
+    run_dir: Path,
+    episodes: int = 10,
+    seed: int = DEFAULT_EVAL_SEED,
+    deterministic: bool = True,
+    video_dir: Path | None = None,
+) -> dict[str, Any]:
+    """`trpo eval`: load the run's latest checkpoint, evaluate, and write eval.json in the run."""
+    run_dir = require_run_dir(run_dir)
+    agent = TRPO.load(run_dir / CHECKPOINTS)
+    try:
+        result = agent.evaluate(episodes, seed=seed, deterministic=deterministic, video_dir=video_dir)
+    except EnvFault as fault:
+        raise EvaluationFault(
+            f"{fault}\nthe evaluation stopped; the run's checkpoint is unchanged and no {EVAL_JSON} was written. "
+            f"Fix the env, then run: trpo eval {run_dir}"
+        ) from fault
+    finally:
+        agent.close()
+    report = {
+        "env_id": agent.env_id,
+        "run_dir": str(run_dir),
+        "global_step": agent.global_step,
+        "deterministic": deterministic,
+        "seed": seed,
+        **result,
+    }
+    if video_dir is not None:
+        report["videos"] = sorted(str(p) for p in Path(video_dir).glob("*.mp4"))
+    write_json(run_dir / EVAL_JSON, report)
+    return report

@@ -1,4 +1,4 @@
-"""Make environments and step them as one vector, with the autoreset rule the learner relies on.
+"""Step environments as one vector, with the autoreset rule the learner relies on.
 
 `SyncVectorEnv` steps a list of Gymnasium envs in this process. When an episode ends at a step
 (terminated or truncated) it records the true final observation and resets that env at once, so
@@ -6,15 +6,12 @@ the next observation returned is the first of a new episode ("same-step" autores
 Gymnasium's AutoresetMode.SAME_STEP). Every transition in a batch therefore belongs to one
 episode and truncation can bootstrap from the real final observation.
 
-Observations are written into dict buffers by the env's ObservationSpec (trpo.observations):
+Observations are written into dict buffers by the env's ObservationSpec (trpo.learning.observations):
 {"vector": [N, D] float32} for a Box, plus {"image": [N, H, W, C] uint8} for image spaces.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,161 +19,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.distributions import Bernoulli, Categorical, DiagGaussian, Distribution, MultiCategorical
-from trpo.observations import ObservationSpaceError, ObservationSpec, parts
-
-EnvFactory = Callable[[], gym.Env]
-
-SUPPORTED_ACTIONS = "Box (1-D, continuous), Discrete, MultiDiscrete (1-D) or MultiBinary (1-D)"
-
-_EXTRA_FOR_MODULE = {"mujoco": "mujoco", "Box2D": "box2d", "box2d": "box2d", "ale_py": "atari"}
-
-
-class EnvError(ValueError):
-    """An env id or space that trpo cannot use; the message says why and what to do."""
-
-
-class EnvFault(RuntimeError):
-    """An env raised, or returned a non-finite observation or reward, while training: the run stops.
-    `env_index` and `env_step` say which env and at which of its steps."""
-
-    def __init__(self, message: str, env_index: int, env_step: int):
-        super().__init__(message)
-        self.env_index = env_index
-        self.env_step = env_step
-
-
-def raised_fault(error: Exception, env: str, method: str, when: str, env_index: int, env_step: int) -> EnvFault:
-    """The EnvFault for an exception the env's own code raised: which env, in which call, when,
-    and the line of the env's code that raised it."""
-    frame = traceback.extract_tb(error.__traceback__)[-1]
-    return EnvFault(
-        f"env {env} raised {type(error).__name__} in {method}() {when}: {error} "
-        f"(raised at {frame.filename}:{frame.lineno})",
-        env_index,
-        env_step,
-    )
-
-
-def check_finite(name: str, env_steps: int, rewards: np.ndarray, obs: Any, final_obs: Any) -> None:
-    """A NaN or infinite observation or reward would silently poison the normaliser and the
-    update: every vector-env backend calls this after each step, to stop at the step where one
-    appears, naming the env and the step. Only float parts can hold non-finite values (image
-    parts are uint8)."""
-    n = len(rewards)
-    checked = [("reward", rewards[:, None])]
-    for what, values in (("observation", obs), ("final observation", final_obs)):
-        checked += [(what, part.reshape(n, -1)) for part in parts(values) if part.dtype.kind == "f"]
-    if all(np.isfinite(values).all() for _, values in checked):
-        return
-    for what, values in checked:
-        bad_rows = ~np.isfinite(values).all(axis=1)
-        if bad_rows.any():
-            i = int(np.argmax(bad_rows))
-            shown = values[i][~np.isfinite(values[i])][0]
-            raise EnvFault(
-                f"env {name} (index {i}) returned a non-finite {what} ({shown}) at its step {env_steps}. "
-                "Fix the env, or wrap it to clip or replace such values",
-                i,
-                env_steps,
-            )
-
-
-def env_factory(env: str | EnvFactory, train: bool = True, **make_kwargs: Any) -> EnvFactory:
-    """A zero-argument callable that makes one env: from a registered id or a user factory.
-    `train=False` gives the evaluation variant where it differs (Atari: whole games, raw rewards)."""
-    if callable(env):
-        return env
-    if env.startswith(("gymnax:", "brax:")):
-        # JAX-native envs (trpo.jax_envs), wrapped as Gymnasium envs; checked here so a bad id fails early.
-        from trpo.jax_envs import JaxGymEnv, make_jax_env
-
-        make_jax_env(env)
-        return lambda: JaxGymEnv(env)
-    check_env_id(env)
-    from trpo import atari
-
-    env_id = env
-
-    def make() -> gym.Env:
-        try:
-            if atari.is_atari_id(env_id):
-                return atari.make_atari(env_id, train, **make_kwargs)
-            return gym.make(env_id, **make_kwargs)
-        except TypeError as error:
-            if not make_kwargs:
-                raise
-            raise EnvError(
-                f"{env_id} does not accept the gymnasium.make arguments {make_kwargs} ({error}). Fix "
-                "--make-kwargs or the preset's make_kwargs: the env's documentation lists its arguments"
-            ) from error
-
-    return make
-
-
-def check_env_id(env_id: str) -> None:
-    """Raise EnvError unless gym.make can find `env_id`: a registered id, "module:Id" (the module
-    registers Id when imported), or an Atari id once ale-py is installed."""
-    if ":" in env_id:
-        module, env_id = env_id.split(":", 1)
-        _import_for(module, env_id)
-    elif env_id.startswith("ALE/"):
-        # Checked even when the ids are registered: the envs cannot be made without ale-py.
-        _import_for("ale_py", env_id)
-        if env_id not in gym.registry:
-            from trpo import atari
-
-            atari.register_atari()
-    if env_id in gym.registry:
-        return
-    close = difflib.get_close_matches(env_id, list(gym.registry), n=5, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise EnvError(f"unknown environment id {env_id!r}.{hint} See gymnasium.pprint_registry() for all ids.")
-
-
-def _import_for(module: str, env_id: str) -> None:
-    try:
-        importlib.import_module(module)
-    except ImportError as error:
-        raise EnvError(_missing_package_message(env_id, error)) from error
-
-
-def _missing_package_message(name: str, error: Exception) -> str:
-    module = getattr(error, "name", None) or str(error)
-    extra = next((x for m, x in _EXTRA_FOR_MODULE.items() if m in module), None)
-    fix = f"pip install 'trpo[{extra}]'" if extra else "install the package it names"
-    return f"{name} needs a package that is not installed ({error}). Fix: {fix}"
-
-
-def make_one(factory: EnvFactory, name: str = "env") -> gym.Env:
-    """Call the factory, turning a missing optional dependency into the extra to install."""
-    try:
-        return factory()
-    except (ImportError, gym.error.DependencyNotInstalled) as error:
-        raise EnvError(_missing_package_message(name, error)) from error
-
-
-def action_distribution(space: gym.Space) -> Distribution:
-    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
-        return DiagGaussian(action_dim=int(space.shape[0]))
-    if isinstance(space, gym.spaces.Discrete):
-        if int(space.start) != 0:
-            raise EnvError(f"unsupported action space {space}: Discrete actions must start at 0")
-        return Categorical(num_actions=int(space.n))
-    if isinstance(space, gym.spaces.MultiDiscrete) and space.nvec.ndim == 1:
-        if np.any(space.start != 0):
-            raise EnvError(f"unsupported action space {space}: MultiDiscrete actions must start at 0")
-        return MultiCategorical(nvec=tuple(int(n) for n in space.nvec))
-    if isinstance(space, gym.spaces.MultiBinary) and np.ndim(space.n) == 0:
-        return Bernoulli(num_bits=int(space.n))
-    raise EnvError(f"unsupported action space {space}; supported: {SUPPORTED_ACTIONS}")
-
-
-def observation_spec(space: gym.Space) -> ObservationSpec:
-    try:
-        return ObservationSpec.from_space(space)
-    except ObservationSpaceError as error:
-        raise EnvError(str(error)) from error
+from trpo.envs.errors import EnvError, check_finite, raised_fault
+from trpo.envs.make import EnvFactory, env_factory, make_one
+from trpo.envs.spaces import action_distribution, observation_spec
 
 
 def _records_game_statistics(env: gym.Env) -> bool:
@@ -190,7 +35,7 @@ def _records_game_statistics(env: gym.Env) -> bool:
 
 
 class VectorEnvBase:
-    """What every vector-env backend (trpo.vec) shares: the spaces, the arrays step() returns,
+    """What every vector-env backend (trpo.envs.vector) shares: the spaces, the arrays step() returns,
     action clipping, the finite check and the episode bookkeeping. A backend implements
     _reset_envs and _step_envs (fill _obs, _rewards, _terminated, _truncated, _final_obs and call
     _add_rewards / _end_episode), plus render and close.
@@ -274,7 +119,7 @@ class VectorEnvBase:
 
 class SyncVectorEnv(VectorEnvBase):
     """N envs stepped in turn in this process, with same-step autoreset; takes every supported
-    observation space (Dict, Tuple, images: see trpo.observations)."""
+    observation space (Dict, Tuple, images: see trpo.learning.observations)."""
 
     def __init__(self, factories: Sequence[EnvFactory], name: str = "env"):
         self.envs = [make_one(f, name) for f in factories]

@@ -2,7 +2,7 @@
 
 Built on gymnasium's AsyncVectorEnv (shared-memory observations) in its SAME_STEP autoreset
 mode, which is the rule SyncVectorEnv follows: this class only reshapes its outputs to the
-trpo contract (see trpo.vec) and keeps raw episode returns. Worth it when one env step costs
+trpo contract (see trpo.envs.vector) and keeps raw episode returns. Worth it when one env step costs
 much more than the ~50 us of inter-process round trip; for cheap envs "sync" is faster.
 """
 
@@ -15,7 +15,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from trpo.envs import EnvError, EnvFactory, EnvFault, VectorEnvBase, make_one
+from trpo.envs.errors import EnvError, EnvFault
+from trpo.envs.make import EnvFactory, make_one
+from trpo.envs.sync import VectorEnvBase
 
 
 class AsyncVectorEnv(VectorEnvBase):

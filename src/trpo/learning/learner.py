@@ -2,7 +2,7 @@
 
 `policy_step` is the function to hold against the paper (Schulman et al., 2015, section 6 and
 appendix C). `update` chains the three stages as one pure function: the Learner jits it once per
-config, and the compiled training loop (trpo.compiled) calls the same function inside its scan.
+config, and the compiled training loop (trpo.training.compiled) calls the same function inside its scan.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from trpo.advantages import gae, next_state_values
 from trpo.config import TRPOConfig
-from trpo.distributions import Distribution
-from trpo.networks import Params, actor_forward, critic_forward, init_actor, init_critic
-from trpo.observations import ObservationSpec
-from trpo.rollout import Batch
-from trpo.trust_region import (
+from trpo.learning.advantages import gae, next_state_values
+from trpo.learning.batch import Batch
+from trpo.learning.distributions import Distribution
+from trpo.learning.networks import Params, actor_forward, critic_forward, init_actor, init_critic
+from trpo.learning.observations import ObservationSpec
+from trpo.learning.trust_region import (
     backtracking_line_search,
     conjugate_gradient,
     linearized_fisher,
@@ -63,6 +63,16 @@ def compute_advantages(
     return {"advantages": advantages, "returns": returns, "values": values.reshape(-1)}
 
 
+def fisher_samples(obs: Any, k: int) -> Any:
+    """Every k-th sample of each env's time series, for the Fisher estimate: [T, N, ...] ->
+    [ceil(T * N / k), ...]. Taken in env-major order, so every env contributes (with k <= T);
+    every k-th of the time-major flattening would take only N / gcd(k, N) of the envs (k = 4 on
+    8 envs: envs 0 and 4). k = 1 is the whole batch, time-major, as the other stages see it."""
+    if k == 1:
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), obs)
+    return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape(-1, *x.shape[2:])[::k], obs)
+
+
 def policy_step(
     actor: Params,
     obs: Any,
@@ -70,8 +80,12 @@ def policy_step(
     advantages: jax.Array,
     dist: Distribution,
     config: TRPOConfig,
+    fisher_obs: Any = None,
 ) -> tuple[Params, PolicyStats]:
-    """maximise L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) s.t. mean KL(pi_old || pi_theta) <= max_kl."""
+    """maximise L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) s.t. mean KL(pi_old || pi_theta) <= max_kl.
+
+    `fisher_obs`: the samples the Fisher is estimated on (update passes fisher_samples of the
+    batch); by default every fisher_subsample-th of `obs`."""
     theta_old, unravel = ravel_pytree(actor)
     old_dist = jax.lax.stop_gradient(actor_forward(actor, obs))
     old_log_prob = dist.log_prob(old_dist, actions)
@@ -88,7 +102,8 @@ def policy_step(
 
     # The Fisher may be estimated on every k-th sample (OpenAI Baselines: k = 5): CG's many
     # products get k times cheaper, while g, the step size and the line search use the whole batch.
-    fisher_obs = jax.tree.map(lambda x: x[:: config.fisher_subsample], obs)
+    if fisher_obs is None:
+        fisher_obs = jax.tree.map(lambda x: x[:: config.fisher_subsample], obs)
     fisher_old = jax.lax.stop_gradient(actor_forward(actor, fisher_obs))
     fisher = linearized_fisher(
         lambda theta: actor_forward(unravel(theta), fisher_obs),
@@ -232,14 +247,15 @@ def update(
 ) -> tuple[LearnerState, dict[str, jax.Array]]:
     """One TRPO iteration on a batch, as a pure function: advantages with the current critic,
     then the policy step, then the critic fit (its learning rate multiplied by critic_lr_scale).
-    The Gymnasium path jits it (Learner.update); the compiled path (trpo.compiled) calls it
+    The Gymnasium path jits it (Learner.update); the compiled path (trpo.training.compiled) calls it
     inside its training scan, so both run this code."""
     targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
     # [T, N, ...] -> [T * N, ...] for every observation part.
     n = batch.rewards.size
     obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
     actions = batch.actions.reshape(n, *batch.actions.shape[2:])
-    actor, policy_stats = policy_step(state.actor, obs, actions, targets["advantages"], dist, config)
+    fisher_obs = fisher_samples(batch.obs, config.fisher_subsample)
+    actor, policy_stats = policy_step(state.actor, obs, actions, targets["advantages"], dist, config, fisher_obs)
     critic_key, key = jax.random.split(state.key)
     critic, critic_opt, value_loss = fit_critic(
         state.critic,

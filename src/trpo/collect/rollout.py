@@ -6,7 +6,7 @@ decides speed on cheap simulators. Actors with a CNN (image observations) run on
 call per env group instead, where the convolutions dominate (networks.acting_forward).
 
 Observations are dicts of arrays ({"vector": [..., D], "image": [..., H, W, C]}), written by
-the env's ObservationSpec (trpo.observations).
+the env's ObservationSpec (trpo.learning.observations).
 
 Seeding. The envs are split into equal, contiguous groups (one per Ray worker; a single group
 by default). Env i resets first with seed + i; group g draws its action noise from its own
@@ -19,31 +19,17 @@ draw per group, not per env.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from trpo.acting import RolloutActor
-from trpo.distributions import Distribution
-from trpo.networks import acting_forward
-from trpo.normalization import ObservationNormalizer
-from trpo.observations import Observation, copy, parts, tree_index
-from trpo.vec import VectorEnv
-
-
-class Batch(NamedTuple):
-    """Transitions of one iteration, time-major [T, N, ...]. The sampler returns observations as
-    the env gave them; the learner receives them normalised."""
-
-    obs: Observation
-    actions: np.ndarray
-    rewards: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
-    final_obs: Observation
-    """observation at which an episode was truncated (valid where truncated, else 0)"""
-    last_obs: Observation
-    """[N, ...] observation after the last step, for the bootstrap at the batch end"""
+from trpo.collect.acting import RolloutActor
+from trpo.envs.vector import VectorEnv
+from trpo.learning.batch import Batch
+from trpo.learning.distributions import Distribution
+from trpo.learning.networks import acting_forward
+from trpo.learning.normalization import ObservationNormalizer
+from trpo.learning.observations import Observation, copy, parts, tree_index
 
 
 def noise_stream(seed: int, group: int, restart: int = 0) -> np.random.Generator:
@@ -60,7 +46,6 @@ class Sampler:
     def __init__(
         self,
         envs: VectorEnv,
-        normalizer: ObservationNormalizer,
         n_steps: int,
         seed: int,
         rngs: Sequence[np.random.Generator] | None = None,
@@ -68,7 +53,6 @@ class Sampler:
     ):
         self.envs = envs
         self.dist: Distribution = envs.distribution
-        self.normalizer = normalizer
         self.n_steps = n_steps
         self.rngs = list(rngs) if rngs is not None else [noise_stream(seed, 0)]
         n, spec = envs.num_envs, envs.obs_spec
@@ -108,26 +92,43 @@ class Sampler:
         for rng, state in zip(self.rngs, states, strict=True):
             rng.bit_generator.state = state
 
-    def act(self, actor_np: Any, raw_obs: Observation, deterministic: bool = False) -> np.ndarray:
-        """`actor_np`: the actor as networks.to_acting gives it."""
+    def restore(
+        self, rng_states: list[dict[str, Any]], finished_episodes: list[tuple[float, int]], restart_seed: int
+    ) -> None:
+        """Continue from a checkpoint: the saved noise streams and recent episodes; the envs
+        start fresh episodes, reset with `restart_seed` (their own state is not saved)."""
+        self.load_rng_state(rng_states)
+        episodes = self.envs.finished_episodes
+        episodes.clear()
+        episodes.extend(finished_episodes)
+        for current, reset in zip(parts(self.obs), parts(self.envs.reset(seed=restart_seed)), strict=True):
+            current[:] = reset
+
+    def act(
+        self, actor_np: Any, normalizer: ObservationNormalizer, raw_obs: Observation, deterministic: bool = False
+    ) -> np.ndarray:
+        """`actor_np`: the actor as networks.to_acting gives it; `normalizer`: the observation
+        statistics it acts with."""
         if len(self.rngs) == 1:
-            params = acting_forward(actor_np, self.normalizer(raw_obs))
+            params = acting_forward(actor_np, normalizer(raw_obs))
             return self.dist.sample_numpy(self.rng, params, deterministic)
         # One forward per group on exactly the rows a worker owning that group would see, so
         # the numbers match a Ray run bit for bit.
         return np.concatenate(
             [
                 self.dist.sample_numpy(
-                    rng, acting_forward(actor_np, self.normalizer(tree_index(raw_obs, rows))), deterministic
+                    rng, acting_forward(actor_np, normalizer(tree_index(raw_obs, rows))), deterministic
                 )
                 for rng, rows in zip(self.rngs, self._groups, strict=True)
             ]
         )
 
-    def collect(self, actor_np: Any, check_stop: Callable[[], None] | None = None) -> Batch:
-        """n_steps steps of every env with the actor's NumPy parameters. The returned arrays are
-        reused by the next call. `check_stop`, called after every env step, may raise to abandon
-        the batch (see trpo.interrupt)."""
+    def collect(
+        self, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Callable[[], None] | None = None
+    ) -> Batch:
+        """n_steps steps of every env with the actor's NumPy parameters, acting on observations
+        normalised by `normalizer`. The returned arrays are reused by the next call. `check_stop`,
+        called after every env step, may raise to abandon the batch (see trpo.training.interrupt)."""
         b = self._buffers
         # (buffer, current) array pairs: one for vector observations, one per part with an image.
         obs_parts = list(zip(parts(b.obs), parts(self.obs), strict=True))
@@ -137,7 +138,7 @@ class Sampler:
         envs, groups = self.envs, self._groups
         # One actor per env group, on that group's rows and noise stream, as in act().
         actors = [
-            RolloutActor(actor_np, self.dist, self.normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
+            RolloutActor(actor_np, self.dist, normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
             for rng, rows in zip(self.rngs, groups, strict=True)
         ]
         single = len(groups) == 1

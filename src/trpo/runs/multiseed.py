@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trpo.config import ConfigError, TRPOConfig
-from trpo.logger import METRICS_CSV
-from trpo.run import SUMMARY_JSON, RunDirError, RunOptions, holds_run, prepare_run_dir, train, write_json
+from trpo.runs.run import SUMMARY_JSON, RunDirError, RunOptions, holds_run, prepare_run_dir, train, write_json
+from trpo.training.logger import METRICS_CSV
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from trpo.logger import METRICS_CSV, read_metrics
+from trpo.training.logger import METRICS_CSV, read_metrics
 
 DEFAULT_METRIC = "rollout/ep_return_mean"
 CONFIG_YAML = "config.yaml"  # as in run.py, which this module does not import (it pulls in JAX)

@@ -2,9 +2,9 @@
 
 An id with a prefix names one: `gymnax:CartPole-v1` (any gymnax id), `brax:ant` (any Brax env
 name; episodes are cut at 1000 steps, Brax's training default). `make_jax_env` returns a JaxEnv
-of two pure functions for ONE env, which trpo.compiled vmaps over envs and seeds:
+of two pure functions for ONE env, which trpo.training.compiled vmaps over envs and seeds:
 - reset(key) -> (state, obs)
-- step(key, state, action) -> Transition, with the same-step autoreset of trpo.envs: where an
+- step(key, state, action) -> Transition, with the same-step autoreset of trpo.envs.sync: where an
   episode ended, `obs` is the first observation of the next episode and `final_obs` the true last
   one; `truncated` (time limit) is never set together with `terminated`.
 Observations are flattened to float32 [obs_dim]; Box actions are clipped to the space before the
@@ -28,8 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trpo.distributions import Distribution
-from trpo.envs import EnvError, action_distribution
+from trpo.envs.errors import EnvError
+from trpo.envs.spaces import action_distribution
+from trpo.learning.distributions import Distribution
 
 PREFIXES = ("gymnax:", "brax:")
 BRAX_EPISODE_LENGTH = 1000

@@ -1,4 +1,4 @@
-"""Presets: tuned hyperparameters per environment id, one YAML file each in trpo/presets/.
+"""Presets: tuned hyperparameters per environment id, one YAML file each in trpo/runs/presets/.
 
 A preset file holds TRPOConfig fields, optionally `make_kwargs` (a mapping of gymnasium.make
 arguments, e.g. Ant-v5's include_cfrc_ext_in_observation), and a comment saying where the values
@@ -26,7 +26,7 @@ ATARI = "atari"
 
 
 def _folder() -> Path:
-    return Path(str(resources.files("trpo") / "presets"))
+    return Path(str(resources.files("trpo.runs") / "presets"))
 
 
 def preset_path(name: str) -> Path:

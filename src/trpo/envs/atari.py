@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.envs import EnvError
+from trpo.envs.errors import EnvError
 
 ATARI_PREFIX = "ALE/"
 NOOP, FIRE = 0, 1

@@ -1,4 +1,4 @@
-"""Evaluation: play whole episodes with a policy, optionally filming them, and `trpo eval`.
+"""Evaluation: play whole episodes with a policy, optionally filming them.
 
 Episode i is reset with seed + i, so an evaluation is repeatable and two policies can be
 compared on the same starting states. Returns are the env's raw, undiscounted rewards.
@@ -13,9 +13,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.envs import EnvError, EnvFault, env_factory, raised_fault
+from trpo.envs.errors import EnvError, EnvFault, raised_fault
+from trpo.envs.make import env_factory
 
-EVAL_JSON = "eval.json"
 DEFAULT_EVAL_SEED = 10_000
 """Evaluation episodes are seeded apart from the training envs (which use seed, seed + 1, ...)."""
 
@@ -47,12 +47,19 @@ def play_episodes(env: gym.Env, act: Act, episodes: int, seed: int, name: str = 
             done = terminated or truncated
         returns.append(total)
         lengths.append(length)
+    return evaluation_result(returns, lengths)
+
+
+def evaluation_result(returns: Any, lengths: Any) -> dict[str, Any]:
+    """{mean, std, episodes, returns, lengths} of an evaluation's episodes: what TRPO.evaluate
+    returns and what summary.json's `eval` is taken from, on both training paths."""
+    returns = [float(r) for r in returns]
     return {
         "mean": float(np.mean(returns)),
         "std": float(np.std(returns)),
-        "episodes": episodes,
+        "episodes": len(returns),
         "returns": returns,
-        "lengths": lengths,
+        "lengths": [int(n) for n in lengths],
     }
 
 
@@ -111,39 +118,3 @@ def with_video(env: gym.Env, folder: Path, name_prefix: str = "eval") -> gym.Env
     except gym.error.DependencyNotInstalled as error:
         env.close()
         raise EnvError(f"video recording needs moviepy ({error}). Fix: pip install 'trpo[video]'") from error
-
-
-def evaluate_run(
-    run_dir: Path,
-    episodes: int = 10,
-    seed: int = DEFAULT_EVAL_SEED,
-    deterministic: bool = True,
-    video_dir: Path | None = None,
-) -> dict[str, Any]:
-    """`trpo eval`: load the run's latest checkpoint, evaluate, and write eval.json in the run."""
-    from trpo.agent import TRPO
-    from trpo.run import CHECKPOINTS, require_run_dir, write_json
-
-    run_dir = require_run_dir(run_dir)
-    agent = TRPO.load(run_dir / CHECKPOINTS)
-    try:
-        result = agent.evaluate(episodes, seed=seed, deterministic=deterministic, video_dir=video_dir)
-    except EnvFault as fault:
-        raise EvaluationFault(
-            f"{fault}\nthe evaluation stopped; the run's checkpoint is unchanged and no {EVAL_JSON} was written. "
-            f"Fix the env, then run: trpo eval {run_dir}"
-        ) from fault
-    finally:
-        agent.close()
-    report = {
-        "env_id": agent.env_id,
-        "run_dir": str(run_dir),
-        "global_step": agent.global_step,
-        "deterministic": deterministic,
-        "seed": seed,
-        **result,
-    }
-    if video_dir is not None:
-        report["videos"] = sorted(str(p) for p in Path(video_dir).glob("*.mp4"))
-    write_json(run_dir / EVAL_JSON, report)
-    return report

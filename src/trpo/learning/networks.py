@@ -5,7 +5,7 @@ step and the sampler can run the same forward in NumPy (no framework call per en
 Init follows the strongest published TRPO/PPO runs: orthogonal weights with gain sqrt(2) in
 hidden layers, 0.01 on the policy head, 1.0 on the value head, zero biases.
 
-Input is a vector [..., D] or an observation dict (see trpo.observations): its "image" part
+Input is a vector [..., D] or an observation dict (see trpo.learning.observations): its "image" part
 (uint8 [..., H, W, C]) is scaled to [0, 1] and goes through a CNN ("cnn" in the parameters,
 JAX only); the CNN features, concatenated with the "vector" part, feed the MLP. Actor and critic
 each have their own CNN, as in OpenAI Baselines' trpo_mpi, so the policy step moves only the actor's.
@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trpo.distributions import DiagGaussian, Distribution
-from trpo.observations import IMAGE, VECTOR, ObservationSpec
+from trpo.learning.distributions import DiagGaussian, Distribution
+from trpo.learning.observations import IMAGE, VECTOR, ObservationSpec
 
 Params = dict[str, Any]
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trpo.checkpoint import write_atomic
+import numpy as np
+
+from trpo.training.checkpoint import write_atomic
 
 METRICS_CSV = "metrics.csv"
 HPARAM_METRICS = ("rollout/ep_return_mean", "train/kl", "train/explained_variance")
@@ -38,6 +41,41 @@ METRIC_COLUMNS = (
 """metrics.csv's columns, in the order of docs/metrics.md: the Gymnasium and the compiled path both
 log exactly these (tests hold them to it; the Ray sampler adds its own after them), and
 compiled.METRIC_NAMES is taken from it"""
+
+
+def episode_metrics(episodes: Sequence[tuple[float, int]]) -> dict[str, float]:
+    """rollout/* of the latest finished episodes ((return, length) pairs; NaN before the first)."""
+    returns = [r for r, _ in episodes]
+    lengths = [n for _, n in episodes]
+    return {
+        "rollout/ep_return_mean": float(np.mean(returns)) if returns else math.nan,
+        "rollout/ep_len_mean": float(np.mean(lengths)) if lengths else math.nan,
+        "rollout/episodes": float(len(returns)),
+    }
+
+
+def metrics_row(
+    global_step: int,
+    iteration: int,
+    times: dict[str, float],
+    episodes: dict[str, float],
+    train: dict[str, float],
+    skipped_updates: float,
+    extra: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """One iteration's metrics, as both training paths write them: the counters, `times`
+    (time/sps, time/rollout_s, time/update_s, time/compile_s), the episode statistics, the
+    update's train/* statistics and the running count of skipped updates, then any `extra`
+    (a sampler's own)."""
+    return {
+        "global_step": global_step,
+        "iteration": iteration,
+        **{f"time/{name}": times[name] for name in ("sps", "rollout_s", "update_s", "compile_s")},
+        **episodes,
+        **train,
+        "train/skipped_updates": float(skipped_updates),
+        **(extra or {}),
+    }
 
 
 class Logger:

@@ -1,7 +1,7 @@
 """EnvPoolVectorEnv: EnvPool's C++ envs (MuJoCo, classic control, Atari) behind trpo's contract.
 
 EnvPool's Gymnasium interface auto-resets on the step after an episode ends (NEXT_STEP) and
-ignores that step's action. trpo needs same-step autoreset (see trpo.envs), so after a step in
+ignores that step's action. trpo needs same-step autoreset (see trpo.envs.sync), so after a step in
 which episodes end, this class resets exactly those envs at once (EnvPool's reset(env_id)) and
 returns their first observations, keeping the final ones in final_obs. Install with
 `pip install 'trpo[envpool]'`. EnvPool seeds env i from seed + i when it is made; its random
@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from trpo.envs import EnvError, VectorEnvBase
+from trpo.envs.errors import EnvError
+from trpo.envs.sync import VectorEnvBase
 
 
 def _import_envpool() -> Any:

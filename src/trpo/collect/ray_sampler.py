@@ -1,14 +1,14 @@
 """RaySampler: the envs stepped by Ray actors, on this machine or a cluster, one batch joined here.
 
 TRPO is synchronous: each iteration needs the whole batch before the next policy. So each
-iteration the learner puts the actor's NumPy parameters and the observation-normaliser state
+iteration the learner puts the actor's NumPy parameters and the observation statistics
 in the object store once, every worker (one Ray actor owning `num_envs / workers` envs and the
 action-noise stream of its env group) runs the ordinary `Sampler.collect` with them, and the
 parts are joined along the env axis into the Batch the local sampler returns. Env groups
 are seeded as in rollout.py, so a local run with the same `workers` collects the same batches.
 
-The normaliser statistics are not updated in the workers: the agent folds the joined batch's
-raw observations into them after the rollout, exactly as with the local sampler.
+The observation statistics are not updated in the workers: the training step folds the joined
+batch's raw observations into them after the rollout, exactly as with the local sampler.
 
 A worker whose process dies (a crashed simulator, a lost node) is replaced by a new actor and
 its part of the iteration is collected again; `worker_restarts` counts replacements.
@@ -24,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from trpo.collect.rollout import Sampler, noise_stream
 from trpo.config import TRPOConfig
-from trpo.envs import EnvFactory, SyncVectorEnv
-from trpo.normalization import ObservationNormalizer
-from trpo.rollout import Batch, Sampler, noise_stream
+from trpo.envs.make import EnvFactory
+from trpo.envs.sync import SyncVectorEnv
+from trpo.learning.batch import Batch
+from trpo.learning.normalization import ObservationNormalizer, RunningStats
 
 MAX_RESTARTS_PER_ITERATION = 3
 """replacements of one worker within one iteration before the run stops with an error"""
@@ -68,10 +70,9 @@ class SamplerWorker:
         per_worker = config.num_envs // config.workers
         self.offset = group * per_worker
         envs = SyncVectorEnv([env_factory] * per_worker, name=env_name)
-        self.normalizer = ObservationNormalizer(envs.obs_spec.vector_dim, config.normalize_obs, config.obs_clip)
+        self.config = config
         self.sampler = Sampler(
             envs,
-            self.normalizer,
             config.n_steps,
             config.seed,
             rngs=[noise_stream(config.seed, group, restart)],
@@ -80,12 +81,12 @@ class SamplerWorker:
         if rng_state is not None:
             self.load_rng_state(rng_state)
 
-    def collect(self, shared: tuple[Any, dict[str, np.ndarray]]) -> tuple[Batch, list[Episode], float]:
+    def collect(self, shared: tuple[Any, RunningStats]) -> tuple[Batch, list[Episode], float]:
         """This group's part of the iteration, the episodes it finished, and its stepping time."""
         start = time.perf_counter()
-        actor_np, normalizer_state = shared
-        self.normalizer.load_state(normalizer_state)
-        raw = self.sampler.collect(actor_np)
+        actor_np, obs_stats = shared
+        normalizer = ObservationNormalizer(obs_stats, self.config.normalize_obs, self.config.obs_clip)
+        raw = self.sampler.collect(actor_np, normalizer)
         # Episodes are appended step by step, env by env: the order of np.nonzero over [T, K].
         steps, envs = np.nonzero(raw.terminated | raw.truncated)
         finished = list(self.sampler.finished_episodes)[-len(steps) :] if len(steps) else []
@@ -130,13 +131,11 @@ class RaySampler:
         self,
         env_factory: EnvFactory,
         env_name: str,
-        normalizer: ObservationNormalizer,
         config: TRPOConfig,
         address: str | None = None,
     ):
         self._ray = import_ray()
         self.address = address
-        self.normalizer = normalizer
         self.config = config
         self._worker_args = (env_factory, env_name, config)
         self.workers: list[Any] = []
@@ -165,14 +164,17 @@ class RaySampler:
     def _new_worker(self, group: int, restart: int, rng_state: dict[str, Any] | None = None) -> Any:
         return self._remote_worker.remote(*self._worker_args, group, restart, rng_state)
 
-    def collect(self, actor_np: Any, check_stop: Callable[[], None] | None = None) -> Batch:
-        """One iteration from all workers. `check_stop` (see trpo.interrupt) is called once the
-        workers have answered: a remote rollout cannot stop between env steps."""
+    def collect(
+        self, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Callable[[], None] | None = None
+    ) -> Batch:
+        """One iteration from all workers, acting on observations normalised by `normalizer`.
+        `check_stop` (see trpo.training.interrupt) is called once the workers have answered: a remote
+        rollout cannot stop between env steps."""
         ray = self._ray
         if not self.workers:
             self._start_workers()
         t0 = time.perf_counter()
-        shared = ray.put((actor_np, self.normalizer.state()))
+        shared = ray.put((actor_np, normalizer.stats))
         calls = [worker.collect.remote(shared) for worker in self.workers]
         t1 = time.perf_counter()
         results = [self._result(g, call, shared) for g, call in enumerate(calls)]
@@ -231,6 +233,15 @@ class RaySampler:
         self._rng_states = list(states)
         if self.workers:
             self._ray.get([w.load_rng_state.remote(s) for w, s in zip(self.workers, states, strict=True)])
+
+    def restore(
+        self, rng_states: list[dict[str, Any]], finished_episodes: list[tuple[float, int]], restart_seed: int
+    ) -> None:
+        """Continue from a checkpoint: the saved noise streams and recent episodes. The workers
+        start fresh episodes of their own (seeded as in SamplerWorker), so `restart_seed` is unused."""
+        self.load_rng_state(rng_states)
+        self.finished_episodes.clear()
+        self.finished_episodes.extend(finished_episodes)
 
     def close(self) -> None:
         for worker in self.workers:

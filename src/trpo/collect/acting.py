@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from trpo.distributions import DiagGaussian, Distribution
-from trpo.networks import acting_forward
-from trpo.normalization import ObservationNormalizer
+from trpo.learning.distributions import DiagGaussian, Distribution
+from trpo.learning.networks import acting_forward
+from trpo.learning.normalization import ObservationNormalizer
 
 
 class RolloutActor:

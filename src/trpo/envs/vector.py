@@ -1,4 +1,4 @@
-"""Vector-env backends. Every backend keeps SyncVectorEnv's contract (see trpo.envs):
+"""Vector-env backends. Every backend keeps SyncVectorEnv's contract (see trpo.envs.sync):
 
 - attributes num_envs, observation_space, action_space, distribution, obs_dim, obs_spec, finished_episodes;
 - reset(seed) -> obs [N, D] float32;
@@ -9,7 +9,7 @@
 
 Backends: "sync" (this process, gymnasium envs), "async" (one subprocess per env, for slow
 simulators), "envpool" (EnvPool's C++ envs, for registered EnvPool ids; optional extra). All three
-subclass trpo.envs.VectorEnvBase, which holds the arrays, the action clipping and the episode
+subclass trpo.envs.sync.VectorEnvBase, which holds the arrays, the action clipping and the episode
 bookkeeping; each backend only resets and steps its envs its own way.
 """
 
@@ -22,9 +22,11 @@ import gymnasium as gym
 import numpy as np
 
 from trpo.config import VEC_BACKENDS as BACKENDS
-from trpo.distributions import Distribution
-from trpo.envs import EnvError, EnvFactory, SyncVectorEnv, env_factory
-from trpo.observations import ObservationSpec
+from trpo.envs.errors import EnvError
+from trpo.envs.make import EnvFactory, env_factory
+from trpo.envs.sync import SyncVectorEnv
+from trpo.learning.distributions import Distribution
+from trpo.learning.observations import ObservationSpec
 
 
 class VectorEnv(Protocol):
@@ -56,11 +58,11 @@ def make_vector_env(
     if vec == "sync":
         return SyncVectorEnv([env_factory(env, **make_kwargs)] * num_envs, name=name)
     if vec == "async":
-        from trpo.vec.subprocess import AsyncVectorEnv
+        from trpo.envs.subprocess import AsyncVectorEnv
 
         return AsyncVectorEnv([env_factory(env, **make_kwargs)] * num_envs, name=name)
     if vec == "envpool":
-        from trpo.vec.envpool import EnvPoolVectorEnv
+        from trpo.envs.envpool import EnvPoolVectorEnv
 
         if not isinstance(env, str):
             raise EnvError("vec='envpool' needs a registered EnvPool env id, not a factory; use vec='sync' or 'async'")

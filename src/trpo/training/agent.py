@@ -17,27 +17,29 @@ import gymnasium as gym
 import jax
 import numpy as np
 
-from trpo import __version__, checkpoint
+from trpo.collect.rollout import Sampler, noise_stream
 from trpo.config import TRPOConfig
-from trpo.envs import EnvFactory, EnvFault, env_factory, make_one
-from trpo.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
-from trpo.interrupt import TrainingInterrupted
-from trpo.learner import Learner, LearnerState
-from trpo.networks import acting_forward, to_acting
-from trpo.normalization import ObservationNormalizer, RewardScaler
-from trpo.observations import parts
-from trpo.rollout import Sampler, noise_stream
-from trpo.vec import VectorEnv, make_vector_env
+from trpo.envs.errors import EnvFault
+from trpo.envs.make import EnvFactory, env_factory, make_one
+from trpo.envs.vector import VectorEnv, make_vector_env
+from trpo.learning.learner import Learner, LearnerState
+from trpo.learning.networks import acting_forward, to_acting
+from trpo.learning.normalization import ObservationNormalizer
+from trpo.training import checkpoint
+from trpo.training.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
+from trpo.training.interrupt import TrainingInterrupted
+from trpo.training.logger import episode_metrics, metrics_row
+from trpo.training.train_step import (
+    TrainState,
+    checkpoint_meta,
+    init_train_state,
+    restore_state,
+    state_arrays,
+    train_step,
+)
 
 Callback = Callable[[dict[str, float]], Any]
 """Called after every iteration with its metrics; returning False stops training."""
-
-
-def linear_decay(step: int, horizon: int) -> float:
-    """Learning-rate multiplier 1 - step / horizon, floored at 0 (1 when there is no horizon)."""
-    if horizon <= 0:
-        return 1.0
-    return max(0.0, 1.0 - step / horizon)
 
 
 class TRPO:
@@ -53,7 +55,11 @@ class TRPO:
         config: TRPOConfig | None = None,
         make_kwargs: dict[str, Any] | None = None,
         ray_address: str | None = None,
+        total_steps: int | None = None,
     ):
+        """`total_steps`: the run's budget, where it is known. With critic_lr_decay the critic's
+        learning rate reaches 0 there, however many learn() calls it takes; without it, at the
+        end of each learn() call."""
         self.config = config or TRPOConfig()
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
@@ -68,30 +74,50 @@ class TRPO:
             env, c.num_envs if local else 1, c.vec if local else "sync", seed=c.seed, **self.make_kwargs
         )
         self.obs_spec = self.envs.obs_spec
-        self.normalizer = ObservationNormalizer(self.obs_spec.vector_dim, c.normalize_obs, c.obs_clip)
-        self.reward_scaler = RewardScaler(c.num_envs, c.normalize_rewards, c.gamma, c.reward_clip)
         self.learner = Learner(c, self.envs.distribution, self.obs_spec)
-        self.state: LearnerState = self.learner.init(jax.random.PRNGKey(c.seed))
+        learner_state = self.learner.init(jax.random.PRNGKey(c.seed))
+        self.train_state: TrainState = init_train_state(learner_state, self.obs_spec.vector_dim, c.num_envs)
+        self.total_steps = total_steps
         self.sampler = self._make_sampler(ray_address)
-        self.global_step = 0
-        self.iteration = 0
-        self.decay_horizon = 0
-        """global step at which a decayed learning rate reaches 0: the end of the current learn()"""
-        self.skipped_updates = 0
+        self._rng_at_batch_start = self.sampler.rng_state()
+        """the noise generators' state before the batch under way (what an interrupted batch saves)"""
         self._warned_skipped = False
         self.compile_s = 0.0
         self._compiled = False
         self.train_wall_s = 0.0
         self._actor_np = to_acting(self.state.actor)
 
+    @property
+    def state(self) -> LearnerState:
+        """Actor, critic, critic optimiser state and key."""
+        return self.train_state.learner
+
+    @property
+    def global_step(self) -> int:
+        return int(self.train_state.global_step)
+
+    @property
+    def iteration(self) -> int:
+        return int(self.train_state.iteration)
+
+    @property
+    def skipped_updates(self) -> int:
+        return int(self.train_state.skipped_updates)
+
+    @property
+    def normalizer(self) -> ObservationNormalizer:
+        """The current observation statistics, as the actor normalises with them."""
+        c = self.config
+        return ObservationNormalizer(self.train_state.obs_stats, c.normalize_obs, c.obs_clip)
+
     def _make_sampler(self, ray_address: str | None) -> Any:
         c = self.config
         if c.sampler == "ray":
-            from trpo.ray_sampler import RaySampler
+            from trpo.collect.ray_sampler import RaySampler
 
-            return RaySampler(self.env_factory, self.env_id, self.normalizer, c, ray_address)
+            return RaySampler(self.env_factory, self.env_id, c, ray_address)
         rngs = [noise_stream(c.seed, group) for group in range(c.workers)]
-        return Sampler(self.envs, self.normalizer, c.n_steps, c.seed, rngs=rngs)
+        return Sampler(self.envs, c.n_steps, c.seed, rngs=rngs)
 
     # ------------------------------------------------------------------------------------------
     def learn(
@@ -108,7 +134,7 @@ class TRPO:
         Each iteration's metrics go to `logger.write` and `callback`; a callback that returns
         False stops training after that iteration. With `checkpoints`, a checkpoint is written
         every `checkpoint_every` iterations (0: only at the end) and at the end. `check_stop` is
-        called after every env step and may raise (trpo.interrupt.StopOnSignal.check does on
+        called after every env step and may raise (trpo.training.interrupt.StopOnSignal.check does on
         Ctrl-C or SIGTERM).
 
         If an env fails (EnvFault) or `check_stop` raises, the batch under way is dropped, a
@@ -117,7 +143,9 @@ class TRPO:
         """
         batch_size = self.config.batch_size
         iterations = max(1, math.ceil(steps / batch_size))
-        self.decay_horizon = self.global_step + iterations * batch_size
+        budget = self.total_steps if self.total_steps is not None else self.global_step + iterations * batch_size
+        horizon = math.ceil(budget / batch_size) * batch_size
+        self.train_state = self.train_state._replace(lr_horizon=np.asarray(horizon, np.int64))
         start = time.perf_counter()
         try:
             for _ in range(iterations):
@@ -129,9 +157,13 @@ class TRPO:
                 if callback is not None and callback(metrics) is False:
                     break
         except (EnvFault, TrainingInterrupted) as error:
-            # Parameters, normaliser and counters are those of the last completed iteration:
-            # the partial batch never reached them.
-            error.checkpoint = self.save_checkpoint(checkpoints) if checkpoints is not None else None
+            # Parameters, statistics and counters are those of the last completed iteration: the
+            # partial batch never reached them. The noise generators did draw for it, so the
+            # checkpoint takes their state from the start of the batch.
+            if checkpoints is not None:
+                error.checkpoint = self.save_checkpoint(checkpoints, rng_state=self._rng_at_batch_start)
+            else:
+                error.checkpoint = None
             error.global_step = self.global_step
             raise
         finally:
@@ -142,27 +174,15 @@ class TRPO:
 
     def _iterate(self, check_stop: Callable[[], None] | None = None) -> dict[str, float]:
         t0 = time.perf_counter()
-        raw = self.sampler.collect(self._actor_np, check_stop)
+        self._rng_at_batch_start = self.sampler.rng_state()
+        raw = self.sampler.collect(self._actor_np, self.normalizer, check_stop)
         t1 = time.perf_counter()
-        # Observation statistics include this batch before the update uses it (as in OpenAI
-        # Baselines): the policy step and the critic see the batch normalised one way.
-        self.normalizer.update(raw.obs)
-        self.reward_scaler.update(raw.rewards, raw.terminated | raw.truncated)
-        norm = self.normalizer
-        batch = raw._replace(
-            obs=norm(raw.obs),
-            rewards=self.reward_scaler(raw.rewards),
-            final_obs=norm(raw.final_obs),
-            last_obs=norm(raw.last_obs),
-        )
-        self.state, stats = self.learner.update(self.state, batch, self._critic_lr_scale())
+        self.train_state, stats = train_step(self.train_state, raw, self.config, self.learner.update)
         self._actor_np = to_acting(self.state.actor)
         t2 = time.perf_counter()
         if not self._compiled:
             # The first update in a process compiles the three jitted stages; later ones reuse them.
             self.compile_s, self._compiled = t2 - t1, True
-        self.global_step += self.config.batch_size
-        self.iteration += 1
         skipped = int(stats.pop("train/skipped"))
         if skipped and not self._warned_skipped:
             self._warned_skipped = True
@@ -172,30 +192,17 @@ class TRPO:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        self.skipped_updates += skipped
-        episodes = self.sampler.finished_episodes
-        returns = [r for r, _ in episodes]
-        lengths = [n for _, n in episodes]
-        metrics = {
-            "global_step": self.global_step,
-            "iteration": self.iteration,
-            "time/sps": self.config.batch_size / (t2 - t0),
-            "time/rollout_s": t1 - t0,
-            "time/update_s": t2 - t1,
-            "time/compile_s": self.compile_s,
-            "rollout/ep_return_mean": float(np.mean(returns)) if returns else math.nan,
-            "rollout/ep_len_mean": float(np.mean(lengths)) if lengths else math.nan,
-            "rollout/episodes": float(len(returns)),
-            **stats,
-            "train/skipped_updates": float(self.skipped_updates),
-            **self.sampler.metrics(),
-        }
+        times = {"sps": self.config.batch_size / (t2 - t0), "rollout_s": t1 - t0, "update_s": t2 - t1}
+        metrics = metrics_row(
+            self.global_step,
+            self.iteration,
+            {**times, "compile_s": self.compile_s},
+            episode_metrics(self.sampler.finished_episodes),
+            stats,
+            self.skipped_updates,
+            self.sampler.metrics(),
+        )
         return metrics
-
-    def _critic_lr_scale(self) -> float:
-        if not self.config.critic_lr_decay:
-            return 1.0
-        return linear_decay(self.global_step, self.decay_horizon)
 
     # ------------------------------------------------------------------------------------------
     def act(self, obs: Any, deterministic: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -236,34 +243,29 @@ class TRPO:
             env.close()
 
     # ------------------------------------------------------------------------------------------
-    def _checkpoint_contents(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {
-            **checkpoint.flatten_tree("actor", self.state.actor),
-            **checkpoint.flatten_tree("critic", self.state.critic),
-            **checkpoint.flatten_tree("critic_opt", self.state.critic_opt),
-            "key": np.asarray(self.state.key),
-            **{f"obs_norm/{k}": np.asarray(v) for k, v in self.normalizer.state().items()},
-            **{f"reward_norm/{k}": np.asarray(v) for k, v in self.reward_scaler.state().items()},
-        }
-        meta = {
-            "trpo_version": __version__,
-            "env_id": self.env_id,
-            "make_kwargs": self.make_kwargs,
-            "config": self.config.to_dict(),
-            "obs_dim": self.envs.obs_dim,
-            "observation": self.envs.obs_spec.describe,
-            "action_space": str(self.envs.action_space),
-            "global_step": self.global_step,
-            "iteration": self.iteration,
-            "skipped_updates": self.skipped_updates,
-            "train_wall_s": self.train_wall_s,
-            "numpy_rng": self.sampler.rng_state(),
-            "finished_episodes": list(self.sampler.finished_episodes),
-        }
+    def _checkpoint_contents(
+        self, rng_state: list[dict[str, Any]] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays, counters = state_arrays(self.train_state)
+        meta = checkpoint_meta(
+            self.env_id,
+            self.make_kwargs,
+            self.config,
+            self.envs.obs_spec,
+            self.envs.action_space,
+            counters,
+            self.train_wall_s,
+            self.sampler.rng_state() if rng_state is None else rng_state,
+            list(self.sampler.finished_episodes),
+        )
         return arrays, meta
 
-    def save_checkpoint(self, checkpoints: checkpoint.CheckpointDir) -> Path:
-        arrays, meta = self._checkpoint_contents()
+    def save_checkpoint(
+        self, checkpoints: checkpoint.CheckpointDir, rng_state: list[dict[str, Any]] | None = None
+    ) -> Path:
+        """Write a checkpoint of the current state; `rng_state` replaces the noise generators'
+        current state (an interrupted batch saves theirs from before it)."""
+        arrays, meta = self._checkpoint_contents(rng_state)
         return checkpoints.write(self.iteration, arrays, meta)
 
     def save(self, path: str | Path) -> None:
@@ -291,34 +293,21 @@ class TRPO:
                 f"{meta['action_space']}), but {self.env_id} has observations: {here}; actions: "
                 f"{self.envs.action_space}: load it with the env it was trained on"
             )
-        like = self.state
-        self.state = LearnerState(
-            actor=checkpoint.unflatten_tree("actor", like.actor, arrays, source),
-            critic=checkpoint.unflatten_tree("critic", like.critic, arrays, source),
-            critic_opt=checkpoint.unflatten_tree("critic_opt", like.critic_opt, arrays, source),
-            key=jax.numpy.asarray(arrays["key"]),
+        state = restore_state(self.train_state, arrays, meta, source)
+        # The envs start fresh episodes (below): their running discounted returns restart at 0.
+        self.train_state = state._replace(
+            reward_stats=state.reward_stats._replace(trace=self.train_state.reward_stats.trace)
         )
-        self.state = jax.tree.map(jax.numpy.asarray, self.state)
-        self.normalizer.load_state({k[len("obs_norm/") :]: v for k, v in arrays.items() if k.startswith("obs_norm/")})
-        reward_state = {k[len("reward_norm/") :]: v for k, v in arrays.items() if k.startswith("reward_norm/")}
-        if reward_state:
-            self.reward_scaler.load_state(reward_state)
         rng_state = meta["numpy_rng"]
-        self.sampler.load_rng_state(rng_state if isinstance(rng_state, list) else [rng_state])
-        episodes = self.sampler.finished_episodes
-        episodes.clear()
-        episodes.extend((float(r), int(n)) for r, n in meta.get("finished_episodes", []))
-        if isinstance(self.sampler, Sampler):
-            # The simulators' states are not saved: the envs start fresh episodes, seeded from the
-            # run's seed and iteration so that a resumed run is itself repeatable. (Ray workers
-            # start fresh episodes of their own.)
-            reset_seed = int(np.random.SeedSequence([self.config.seed, int(meta["iteration"])]).generate_state(1)[0])
-            for current, reset in zip(parts(self.sampler.obs), parts(self.envs.reset(seed=reset_seed)), strict=True):
-                current[:] = reset
-        self.global_step = int(meta["global_step"])
-        self.iteration = int(meta["iteration"])
+        # The simulators' states are not saved: the envs start fresh episodes, seeded from the
+        # run's seed and iteration so that a resumed run is itself repeatable.
+        restart_seed = int(np.random.SeedSequence([self.config.seed, int(meta["iteration"])]).generate_state(1)[0])
+        self.sampler.restore(
+            rng_state if isinstance(rng_state, list) else [rng_state],
+            [(float(r), int(n)) for r, n in meta.get("finished_episodes", [])],
+            restart_seed,
+        )
         self.envs.env_steps = self.global_step // self.config.num_envs
-        self.skipped_updates = int(meta.get("skipped_updates", 0))
         self.train_wall_s = float(meta.get("train_wall_s", 0.0))
         self._actor_np = to_acting(self.state.actor)
 
