@@ -142,7 +142,7 @@ def plot_intervals(agg: Aggregate, out: Path) -> None:
 
     labels = [*agg.env_ids, "all (aggregate IQM)"]
     intervals = [*agg.per_env, agg.iqm]
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(labels) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.2))
     for row, interval in enumerate(intervals):
         color = "black" if row == len(labels) - 1 else "tab:blue"
         ax.plot([interval.lower, interval.upper], [row, row], color=color, linewidth=6, alpha=0.35)
@@ -150,7 +150,7 @@ def plot_intervals(agg: Aggregate, out: Path) -> None:
     ax.axvline(1.0, color="tab:red", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("normalised score (score - random) / (target - random); dashed: the target")
+    ax.set_xlabel("normalised score: (score - random) / (target - random); dashed: 1, the target")
     ax.set_title(f"IQM with 95% stratified-bootstrap CI ({len(agg.seeds)} seeds per env)", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     save(fig, out)

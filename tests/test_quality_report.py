@@ -131,7 +131,7 @@ def test_a_run_of_an_older_preset_is_not_reported(tmp_path):
     _, lines = quality.results_table(["Hopper-v5"], [0, 1], rows)
     # ...the report only the current preset's.
     assert lines == [
-        "- Hopper-v5: IQM 3000.0 [3000.0, 3000.0] (1 seed, 1 of the 2 seeds asked for): IQM ≥ 3618: **no**;"
+        "- Hopper-v5: IQM 3000.0 [3000.0, 3000.0] (1 of the 2 seeds asked for): IQM ≥ 3618: **no**;"
         " CI low ≥ sb3-contrib's 3372: **no**; no seed below 1809: yes"
     ]
 
