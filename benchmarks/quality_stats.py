@@ -91,9 +91,10 @@ def wall_time(summary: Summary) -> str:
     if not known:
         return "not recorded"
     minutes = np.array(known) / 60
-    spread = f" ({minutes.min():.0f}–{minutes.max():.0f})" if len(known) > 1 else ""
+    digits = 0 if minutes.min() >= 10 else 1  # short runs (a test's) in tenths of a minute
+    spread = f" ({minutes.min():.{digits}f}–{minutes.max():.{digits}f})" if len(known) > 1 else ""
     missing = f"; {len(summary.wall_s) - len(known)} not recorded" if len(known) < len(summary.wall_s) else ""
-    return f"{np.median(minutes):.0f} min{spread}{missing}"
+    return f"{np.median(minutes):.{digits}f} min{spread}{missing}"
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,11 @@ def test_the_three_targets():
     assert quality_stats.half_target(3618) == 1809 and quality_stats.half_target(-4.5) == -9.0
 
 
-def test_wall_time_says_what_was_not_recorded():
+def test_wall_time_says_what_was_not_recorded_and_shows_short_runs_in_tenths():
     summary = quality_stats.summarize("Ant-v5", 1_000_000, rows("Ant-v5", [1.0, 2.0]))
     assert quality_stats.wall_time(summary) == "not recorded"
+    short = quality_stats.summarize("Ant-v5", 1_000_000, rows("Ant-v5", [1.0, 2.0], wall=24.0))
+    assert quality_stats.wall_time(short) == "0.4 min (0.4–0.4)"  # 24 s
 
 
 def test_aggregate_normalises_on_the_common_seeds_and_draws_both_pictures(tmp_path):

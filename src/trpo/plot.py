@@ -22,7 +22,7 @@ from trpo.logger import METRICS_CSV, read_metrics
 from trpo.stats import mean_interval_over_runs
 
 DEFAULT_METRIC = "rollout/ep_return_mean"
-BANDS = {"std": "band +-1 std", "ci": "band: 95% bootstrap CI of the mean"}
+BANDS = {"std": "band +-1 std", "ci": "95% CI band"}
 """the kinds of band around the mean over seeds, and how the figure's title names them"""
 CONFIG_YAML = "config.yaml"  # as in run.py, which this module does not import (it pulls in JAX)
 
