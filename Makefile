@@ -47,6 +47,6 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
 
-## Train every MuJoCo env x 3 seeds at 1M steps (resumable) and write docs/results.md.
+## Train every MuJoCo env x 10 seeds at 1M steps (resumable), record them in docs/results-runs.csv, write docs/results.md.
 quality: $(STAMP)
 	nice -n 10 $(BIN)/python benchmarks/quality.py $(QUALITY_ARGS)

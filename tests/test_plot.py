@@ -75,3 +75,23 @@ def test_plot_errors_name_the_fix(tmp_path):
     _fake_run(tmp_path / "r", "CartPole-v1", 0, [1], [1])
     with pytest.raises(PlotError, match="no column 'train/nope'; columns: global_step"):
         load_run(tmp_path / "r", "train/nope")
+
+
+def test_ci_band_is_the_bootstrap_interval_of_the_mean_and_std_band_is_mean_plus_minus_std(tmp_path, capsys):
+    # Three seeds of 1, 2, 6 at every step: mean 3, population std sqrt((4 + 1 + 9) / 3) = 2.16.
+    for seed, value in enumerate([1.0, 2.0, 6.0]):
+        _fake_run(tmp_path / f"s{seed}", "CartPole-v1", seed, [100, 200], [value, value])
+    (group,) = group_runs([load_run(p, "rollout/ep_return_mean") for p in find_runs([tmp_path])])
+    steps, mean, lower, upper = group.band("std")
+    np.testing.assert_allclose(mean, [3.0, 3.0])
+    np.testing.assert_allclose(upper - mean, [np.sqrt(14 / 3)] * 2)
+    steps, mean, lower, upper = group.band("ci")
+    # Resampled means of three runs lie between 1 (all seed 0) and 6 (all seed 2); the 95%
+    # interval of this bootstrap is narrower than that and holds the mean.
+    assert (1.0 <= lower).all() and (lower < mean).all() and (mean < upper).all() and (upper <= 6.0).all()
+    assert lower[0] == lower[1] and upper[0] == upper[1]  # whole runs resampled: the same at each step
+    out = tmp_path / "ci.png"
+    assert main(["plot", str(tmp_path), "--band", "ci", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(PlotError, match="unknown band 'sem'"):
+        group.band("sem")

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))  # quality.py imports quality_runs and quality_stats beside it
 spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
 quality = importlib.util.module_from_spec(spec)
 sys.modules["quality"] = quality  # dataclasses look their module up there
 spec.loader.exec_module(quality)
+import quality_runs  # noqa: E402
 
 
 def write_eval(out, env_id, seed, steps, mean, config):
@@ -52,10 +54,11 @@ def test_a_2m_run_with_a_decayed_learning_rate_is_trained_from_scratch_in_its_ow
     write_eval(tmp_path, "Humanoid-v5", 0, 1_000_000, 700.0, config)
     run = tmp_path / "Humanoid-v5" / "seed0_2000000"
     run.mkdir()
-    record = {"seed": 0, "eval": {"mean": 900.0}, "config": config}
+    record = {"env_id": "Humanoid-v5", "seed": 0, "budget": 2_000_000, "eval": {"mean": 900.0}, "config": config}
     quality.eval_path(run, 2_000_000).write_text(json.dumps(record))
-    table, _ = quality.results_table(["Humanoid-v5"], [0], tmp_path)
-    assert "**700.0 ± 0.0**" in table and "**900.0 ± 0.0**" in table
+    rows = quality_runs.sync(tmp_path, tmp_path / "runs.csv")
+    table, _ = quality.results_table(["Humanoid-v5"], [0], rows)
+    assert "**700.0 [700.0, 700.0]**" in table and "**900.0 [900.0, 900.0]**" in table
 
 
 def test_jobs_of_one_run_directory_never_share_a_phase(tmp_path, monkeypatch):
@@ -105,23 +108,32 @@ def test_the_preset_make_kwargs_are_read_apart_from_the_config():
 
 
 def test_table_gives_mean_and_population_std_over_seeds_and_the_target(tmp_path):
-    # Hopper means 3000, 3600, 3900: mean 3500, std sqrt((500^2 + 100^2 + 400^2) / 3) = 374.2
+    # Hopper means 3000, 3600, 3900: mean (and IQM of 3: nothing cut) 3500, std
+    # sqrt((500^2 + 100^2 + 400^2) / 3) = 374.2; below the target 3618.
     for seed, mean in enumerate([3000.0, 3600.0, 3900.0]):
         write_eval(tmp_path, "Hopper-v5", seed, 1_000_000, mean, {})
-    table, lines = quality.results_table(["Hopper-v5", "Reacher-v5"], [0, 1, 2], tmp_path)
+    rows = quality_runs.sync(tmp_path, tmp_path / "runs.csv")
+    table, lines = quality.results_table(["Hopper-v5", "Reacher-v5"], [0, 1, 2], rows)
     hopper = next(row for row in table.splitlines() if row.startswith("| Hopper-v5"))
-    assert "**3500.0 ± 374.2**" in hopper and "| 3372 | yes |" in hopper and "3372 ± 215" in hopper
+    assert "| 3 | **3500.0 [" in hopper
+    assert "| 3500.0 ± 374.2 | 0: 3000.0, 1: 3600.0, 2: 3900.0 | 3618 | **no** |" in hopper
     reacher = next(row for row in table.splitlines() if row.startswith("| Reacher-v5"))
-    assert "not run" in reacher and "-4.82" in reacher
-    assert lines == ["- Hopper-v5: 3500.0 ± 374.2 vs target 3372: yes"]
+    assert "0 of 3 | not run" in reacher
+    assert len(lines) == 1 and lines[0].startswith("- Hopper-v5: IQM 3500.0 [") and "IQM ≥ 3618: **no**" in lines[0]
 
 
 def test_a_run_of_an_older_preset_is_not_reported(tmp_path):
     config = quality.run_config("Hopper-v5", 0)
     write_eval(tmp_path, "Hopper-v5", 0, 1_000_000, 3000.0, config)
     write_eval(tmp_path, "Hopper-v5", 1, 1_000_000, 9999.0, {**quality.run_config("Hopper-v5", 1), "max_kl": 0.5})
-    _, lines = quality.results_table(["Hopper-v5"], [0, 1], tmp_path)
-    assert lines == ["- Hopper-v5: 3000.0 ± 0.0 vs target 3372: no (only 1 seed of 2 finished)"]
+    rows = quality_runs.sync(tmp_path, tmp_path / "runs.csv")
+    assert len(rows) == 2  # the runs file keeps both...
+    _, lines = quality.results_table(["Hopper-v5"], [0, 1], rows)
+    # ...the report only the current preset's.
+    assert lines == [
+        "- Hopper-v5: IQM 3000.0 [3000.0, 3000.0] (1 of the 2 seeds asked for): IQM ≥ 3618: **no**;"
+        " CI low ≥ sb3-contrib's 3372: **no**; no seed below 1809: yes"
+    ]
 
 
 def test_eval_episodes_below_ten_are_refused():
@@ -184,3 +196,50 @@ def test_a_cut_off_run_of_another_config_or_budget_starts_again(cut_off_run, mon
     record = json.loads(quality.eval_path(job.run_dir, 3072).read_text())
     assert record["resumed_from"] is None
     assert steps_logged(job.run_dir) == [1024, 2048, 3072]
+
+
+def test_humanoid_trains_2m_on_the_first_five_seeds_only(tmp_path):
+    jobs = quality.plan_jobs(["Humanoid-v5"], list(range(10)), tmp_path, 10)
+    assert [j.seed for j in jobs if j.budgets == (1_000_000,)] == list(range(10))
+    assert [j.seed for j in jobs if j.budgets[-1] == 2_000_000] == [0, 1, 2, 3, 4]
+
+
+def test_the_report_is_rewritten_from_the_runs_file_alone(tmp_path):
+    # A fresh clone: no run directories, only the committed runs file beside the report.
+    results, images = tmp_path / "docs" / "results.md", tmp_path / "docs" / "img"
+    hopper = [3500.0 + 20 * s for s in range(10)]  # IQM = mean of 3540..3640 = 3590 < 3618
+    walker = [5000.0, 5100.0, 5200.0]
+    rows = [
+        {
+            **quality_runs.row_of(
+                {
+                    "env_id": env_id,
+                    "seed": seed,
+                    "budget": 1_000_000,
+                    "eval": {"mean": score},
+                    "config": quality.run_config(env_id, seed),
+                    "make_kwargs": quality.run_make_kwargs(env_id),
+                    "train_wall_s": 600.0,
+                }
+            ),
+            "machine": "test machine",
+        }
+        for env_id, scores in (("Hopper-v5", hopper), ("Walker2d-v5", walker))
+        for seed, score in enumerate(scores)
+    ]
+    quality_runs.write_rows(tmp_path / "docs" / "results-runs.csv", rows)
+    argv = ["--report-only", "--envs", "Hopper-v5", "Walker2d-v5", "--out", str(tmp_path / "out")]
+    assert quality.main([*argv, "--results", str(results), "--images", str(images)]) == 0
+    text = results.read_text()
+    assert "with 7 of the runs it asks for not yet recorded" in text  # Walker2d: 3 of 10
+    hopper_row = next(line for line in text.splitlines() if line.startswith("| Hopper-v5 | 1M"))
+    assert "| 10 | **3590.0 [" in hopper_row and "| 3618 | **no** |" in hopper_row
+    assert "| 10 min (10–10) |" in hopper_row
+    walker_row = next(line for line in text.splitlines() if line.startswith("| Walker2d-v5 | 1M"))
+    assert "| 3 of 10 | **5100.0 [" in walker_row and "0: 5000.0, 1: 5100.0, 2: 5200.0" in walker_row
+    assert "on test machine" in text and "aggregate IQM" in text
+    assert (images / "aggregate-iqm.png").exists() and (images / "performance-profile.png").exists()
+    # Written again from the same file: the same page (the bootstrap is seeded).
+    before = text
+    assert quality.main([*argv, "--results", str(results), "--images", str(images)]) == 0
+    assert results.read_text() == before

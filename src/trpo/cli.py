@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 from rich.console import Console
@@ -46,7 +46,7 @@ commands:
   train ENV_ID --seeds 0,1,2      one run per seed under a parent folder, in parallel
   train --resume RUN_DIR          continue a run from its latest checkpoint
   eval RUN_DIR                    evaluate a run's policy, write eval.json (--video DIR for MP4s)
-  plot RUN_DIR_OR_PARENT...       learning curves (mean +- std over seeds) to a PNG
+  plot RUN_DIR_OR_PARENT...       learning curves (mean over seeds, +-std or CI band) to a PNG
   train gymnax:ID|brax:NAME       the whole training compiled in JAX; --seeds 0-15 trains all seeds in one program
   presets                         list the tuned presets shipped with trpo
 """
@@ -125,7 +125,8 @@ class EvalArgs:
 @dataclass
 class PlotArgs:
     """Learning curves against env steps: runs of one env and config are grouped, with the mean
-    over seeds and a +-1 std band; one panel per env."""
+    over seeds and a band (+-1 std, or with --band ci the 95% bootstrap CI of the mean); one
+    panel per env."""
 
     paths: Annotated[tuple[Path, ...], tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR_OR_PARENT")]
     """run directories, or folders holding runs (searched recursively)"""
@@ -133,6 +134,9 @@ class PlotArgs:
     """PNG file to write (default: curves.png in the first folder given)"""
     metric: str = DEFAULT_METRIC
     """metrics.csv column to plot (see docs/metrics.md)"""
+    band: Literal["std", "ci"] = "std"
+    """the band around the mean: std (+-1 standard deviation over seeds) or ci (95% percentile
+    bootstrap confidence interval of the mean, whole runs resampled)"""
 
 
 def _first_positional(argv: list[str]) -> str | None:
@@ -279,7 +283,7 @@ def cmd_plot(argv: list[str]) -> int:
     if not args.paths:
         raise PlotError("give at least one run directory or a folder holding runs, e.g. trpo plot runs/")
     out = args.out or Path(args.paths[0]) / "curves.png"
-    groups = plot_runs(list(args.paths), out, args.metric)
+    groups = plot_runs(list(args.paths), out, args.metric, args.band)
     for group in groups:
         d = group.describe()
         final = f"{d['final_mean']:.4g} +- {d['final_std']:.3g} at step {d['final_step']:,}"

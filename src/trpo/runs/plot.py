@@ -1,8 +1,10 @@
 """Learning curves: a metric against environment steps, one panel per env.
 
 Runs of the same env and the same config (everything but the seed) form a group, drawn as the
-mean over seeds with a band of +-1 standard deviation. Seeds are put on one step grid by linear
-interpolation, up to the shortest run of the group, so the band never mixes in missing seeds.
+mean over seeds with a band: +-1 standard deviation (`band="std"`), or the 95% percentile
+bootstrap confidence interval of the mean (`band="ci"`, whole runs resampled; trpo.stats). Seeds
+are put on one step grid by linear interpolation, up to the shortest run of the group, so the
+band never mixes in missing seeds.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from typing import Any
 import numpy as np
 import yaml
 
+from trpo.runs.stats import mean_interval_over_runs
 from trpo.training.logger import METRICS_CSV, read_metrics
 
 DEFAULT_METRIC = "rollout/ep_return_mean"
+BANDS = {"std": "band +-1 std", "ci": "95% CI band"}
+"""the kinds of band around the mean over seeds, and how the figure's title names them"""
 CONFIG_YAML = "config.yaml"  # as in run.py, which this module does not import (it pulls in JAX)
 
 
@@ -47,6 +52,17 @@ class Group:
     def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, mean, std) over the group's runs on a common step grid."""
         return mean_std_curve([(r.steps, r.values) for r in self.runs])
+
+    def band(self, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, mean, lower, upper) for a band of `kind` (a key of BANDS)."""
+        grid, stacked = common_grid([(r.steps, r.values) for r in self.runs])
+        if kind == "std":
+            mean, std = stacked.mean(axis=0), stacked.std(axis=0)
+            return grid, mean, mean - std, mean + std
+        if kind == "ci":
+            interval = mean_interval_over_runs(stacked)
+            return grid, interval.point, interval.lower, interval.upper
+        raise PlotError(f"unknown band {kind!r}: use one of {', '.join(BANDS)}")
 
     def describe(self) -> dict[str, Any]:
         steps, mean, std = self.curve()
@@ -126,19 +142,29 @@ def _count(runs: list[Run]) -> str:
 def mean_std_curve(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and population std over curves (steps, values), each interpolated linearly onto the
     union of their steps up to the end of the shortest curve. Empty curves are skipped."""
+    grid, stacked = common_grid(curves)
+    if not len(stacked):
+        return grid, np.zeros(0), np.zeros(0)
+    return grid, stacked.mean(axis=0), stacked.std(axis=0)
+
+
+def common_grid(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, values of shape (curves, grid)): each curve (steps, values) interpolated linearly
+    onto the union of their steps up to the end of the shortest curve. Empty curves are skipped."""
     curves = [(s, v) for s, v in curves if len(s)]
     if not curves:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros((0, 0))
     end = min(s[-1] for s, _ in curves)
     start = max(s[0] for s, _ in curves)
     grid = np.unique(np.concatenate([s for s, _ in curves]))
     grid = grid[(grid >= start) & (grid <= end)]
-    stacked = np.stack([np.interp(grid, s, v) for s, v in curves])
-    return grid, stacked.mean(axis=0), stacked.std(axis=0)
+    return grid, np.stack([np.interp(grid, s, v) for s, v in curves])
 
 
-def plot_runs(paths: list[Path], out: Path, metric: str = DEFAULT_METRIC) -> list[Group]:
-    """Write the PNG and return the groups drawn."""
+def plot_runs(paths: list[Path], out: Path, metric: str = DEFAULT_METRIC, band: str = "std") -> list[Group]:
+    """Write the PNG and return the groups drawn; `band` is a key of BANDS."""
+    if band not in BANDS:
+        raise PlotError(f"unknown band {band!r}: use one of {', '.join(BANDS)}")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,10 +178,10 @@ def plot_runs(paths: list[Path], out: Path, metric: str = DEFAULT_METRIC) -> lis
     fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.0 * rows), squeeze=False)
     for ax, env_id in zip(axes.flat, envs, strict=False):
         for group in (g for g in groups if g.env_id == env_id):
-            steps, mean, std = group.curve()
+            steps, mean, lower, upper = group.band(band)
             (line,) = ax.plot(steps, mean, label=group.label, linewidth=1.6)
             if len(group.runs) > 1:
-                ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+                ax.fill_between(steps, lower, upper, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_title(env_id)
         ax.set_xlabel("environment steps")
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 150k, 1.5M: long step counts collide
@@ -164,7 +190,7 @@ def plot_runs(paths: list[Path], out: Path, metric: str = DEFAULT_METRIC) -> lis
         ax.legend(fontsize="small", loc="best")
     for ax in list(axes.flat)[len(envs) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{metric}: mean over seeds, band +-1 std", fontsize="medium")
+    fig.suptitle(f"{metric}: mean over seeds, {BANDS[band]}", fontsize="medium")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
