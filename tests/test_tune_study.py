@@ -11,12 +11,21 @@ import yaml
 
 from trpo import presets
 from trpo.config import TRPOConfig
+from trpo.envs import EnvError
 from trpo.interrupt import TrainingInterrupted
 from trpo.tune import worker
 from trpo.tune.launch import run_study
 from trpo.tune.report import write_report
 from trpo.tune.space import parse_param
-from trpo.tune.study import FAIL_REASON, INTERRUPTED, StudySettings, TuneError, default_storage, open_study
+from trpo.tune.study import (
+    FAIL_REASON,
+    INTERRUPTED,
+    StudySettings,
+    TuneError,
+    counts_as_done,
+    default_storage,
+    open_study,
+)
 
 STEPS = 1000
 
@@ -166,3 +175,17 @@ def test_the_report_holds_the_best_trials_a_preset_that_loads_and_pictures(tmp_p
     for png in ("history.png", "importances.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert summary["pictures"] == {"history.png": "written", "importances.png": "written"}
+
+
+def test_an_env_that_cannot_be_made_stops_the_study_with_its_error(tmp_path, monkeypatch):
+    def cannot_make(env_id, config, options):
+        raise EnvError("unknown environment id 'CartPole-v9'")
+
+    monkeypatch.setattr(worker, "train", cannot_make)
+    with pytest.raises(EnvError, match="CartPole-v9"):
+        run_study(settings(tmp_path, trials=3), quiet=True)
+    study = open_study(settings(tmp_path, trials=3))
+    (trial,) = study.get_trials()
+    assert trial.state.name == "FAIL"
+    assert trial.user_attrs[FAIL_REASON] == "EnvError: unknown environment id 'CartPole-v9'"
+    assert not counts_as_done(trial)  # once the env is fixed, the same command runs all 3 trials

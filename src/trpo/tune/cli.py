@@ -20,6 +20,7 @@ from trpo.tune.report import BEST_PRESET, REPORT_MD, best_trials, write_report
 from trpo.tune.space import load_space
 from trpo.tune.study import (
     STUDY_DB,
+    STUDY_YAML,
     StudySettings,
     TuneError,
     default_storage,
@@ -27,9 +28,6 @@ from trpo.tune.study import (
     progress_counts,
     shown_url,
 )
-
-STUDY_YAML = "study.yaml"
-"""the study folder's note of its study name and storage, for `trpo tune --report DIR`"""
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -74,7 +72,6 @@ def settings_from_args(args: Any) -> StudySettings:
 
 def tune(args: Any) -> int:
     settings = settings_from_args(args)
-    note = {"study_name": settings.study_name, "storage": shown_url(settings.storage), "env_id": settings.env_id}
     try:
         study = run_study(settings, args.jobs, args.quiet)
     except TrainingInterrupted as stop:
@@ -87,9 +84,6 @@ def tune(args: Any) -> int:
         )
         write_report(study, settings.study_dir, settings.storage)
         return stop.exit_code
-    finally:
-        if settings.study_dir.is_dir():
-            (settings.study_dir / STUDY_YAML).write_text(yaml.safe_dump(note, sort_keys=False))
     summary = write_report(study, settings.study_dir, settings.storage)
     _print_best(study, summary, settings.study_dir)
     print(json.dumps(summary, indent=2))
@@ -102,10 +96,15 @@ def report(args: Any) -> int:
     if (folder / STUDY_YAML).is_file():
         note = yaml.safe_load((folder / STUDY_YAML).read_text()) or {}
     if args.storage is None and not (folder / STUDY_DB).is_file():
-        raise TuneError(
-            f"{folder} holds no study ({STUDY_DB} is missing); give the --study-dir of a trpo tune run, "
-            "or --storage URL --study-name NAME for a study kept in another database"
+        where = (
+            f"its study is in {note['storage']}: add --storage URL"
+            if note.get("storage")
+            else (
+                "give the --study-dir of a trpo tune run, or --storage URL --study-name NAME for a study kept in "
+                "another database"
+            )
         )
+        raise TuneError(f"{folder} holds no study ({STUDY_DB} is missing); {where}")
     storage = args.storage or default_storage(folder)
     name = args.study_name or note.get("study_name") or folder.resolve().name
     study = _load(storage, name)

@@ -13,11 +13,12 @@ from multiprocessing import get_context
 from typing import Any
 
 import optuna
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trpo.interrupt import StopOnSignal, TrainingInterrupted
-from trpo.tune.study import FAIL_REASON, StudySettings, TuneError, open_study, progress_counts
+from trpo.tune.study import FAIL_REASON, STUDY_YAML, StudySettings, TuneError, open_study, progress_counts, shown_url
 from trpo.tune.worker import run_worker, worker_process
 
 POLL_S = 1.0
@@ -94,10 +95,12 @@ def run_study(settings: StudySettings, jobs: int = 1, quiet: bool = False) -> op
         raise TuneError(f"--trials {settings.trials} is invalid: give a positive number of trials")
     settings.study_dir.mkdir(parents=True, exist_ok=True)
     study = open_study(settings, create=True)  # made (and checked) once, before any worker starts
+    note = {"study_name": settings.study_name, "storage": shown_url(settings.storage), "env_id": settings.env_id}
+    (settings.study_dir / STUDY_YAML).write_text(yaml.safe_dump(note, sort_keys=False))
     with TrialProgress(settings.trials, enabled=not quiet) as progress:
         progress.poll(study)
         if jobs == 1:
-            run_worker(settings, 0, after_trial=lambda s, _: progress.poll(s))
+            run_worker(settings, 0, after_trial=progress.poll)
         else:
             _run_processes(settings, jobs, study, progress)
         progress.poll(study)

@@ -28,6 +28,11 @@ META = "trpo"
 """the study's user attribute that holds its definition (StudySettings.meta())"""
 FAIL_REASON = "fail_reason"
 INTERRUPTED = "interrupted"
+NOT_COUNTED = "not_counted"
+"""set on a failed trial that says nothing about its config (cut off by a signal, or an env that
+cannot be made): it does not count towards --trials"""
+STUDY_YAML = "study.yaml"
+"""the study folder's note of its study name and storage, for `trpo tune --report DIR`"""
 HEARTBEAT_S = 30
 """workers write a heartbeat this often; a trial silent for GRACE_S (its worker was killed) is failed
 and queued again by the next worker that starts a trial"""
@@ -116,9 +121,10 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
             )
         except ImportError as error:
+            missing = error.__cause__ or error
             raise TuneError(
-                f"--storage {shown_url(url)}: the database driver is not installed ({error}); for PostgreSQL: "
-                "pip install 'trpo[tune]' (psycopg2-binary), for MySQL: pip install pymysql"
+                f"--storage {shown_url(url)}: the database driver is not installed ({missing}); for PostgreSQL: "
+                "pip install 'trpo[tune]' (psycopg 3), for MySQL: pip install pymysql"
             ) from None
         except (sqlalchemy.exc.SQLAlchemyError, ValueError) as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -186,7 +192,7 @@ def counts_as_done(trial: FrozenTrial) -> bool:
     worker are queued again, so they do not count."""
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
-    return trial.state == TrialState.FAIL and FAIL_REASON in trial.user_attrs and not trial.user_attrs.get(INTERRUPTED)
+    return trial.state == TrialState.FAIL and FAIL_REASON in trial.user_attrs and not trial.user_attrs.get(NOT_COUNTED)
 
 
 def progress_counts(study: optuna.Study) -> dict[str, Any]:

@@ -23,7 +23,16 @@ from trpo.envs import EnvError
 from trpo.interrupt import StopOnSignal, TrainingInterrupted
 from trpo.run import RunOptions, prepare_run_dir, train
 from trpo.tune.space import sample_config
-from trpo.tune.study import FAIL_REASON, INTERRUPTED, TRIALS, StudySettings, counts_as_done, host, open_study
+from trpo.tune.study import (
+    FAIL_REASON,
+    INTERRUPTED,
+    NOT_COUNTED,
+    TRIALS,
+    StudySettings,
+    counts_as_done,
+    host,
+    open_study,
+)
 
 
 class TrialFailed(Exception):
@@ -89,10 +98,14 @@ def run_trial(settings: StudySettings, trial: optuna.Trial) -> float:
     except TrainingInterrupted as stop:
         trial.set_user_attr(FAIL_REASON, f"interrupted ({stop})")
         trial.set_user_attr(INTERRUPTED, True)
+        trial.set_user_attr(NOT_COUNTED, True)
         stop.trial_params, stop.trial_number = dict(trial.params), trial.number
         raise
-    except EnvError:
-        raise  # the env cannot be made at all: no trial can run, so the study stops with the error
+    except EnvError as error:
+        # The env cannot be made at all: no trial can run, so the study stops with the error.
+        trial.set_user_attr(FAIL_REASON, f"{type(error).__name__}: {error}"[:2000])
+        trial.set_user_attr(NOT_COUNTED, True)
+        raise
     except Exception as error:
         reason = f"{type(error).__name__}: {error}".strip()
         trial.set_user_attr(FAIL_REASON, reason[:2000])
@@ -121,9 +134,10 @@ def started(study: optuna.Study) -> int:
     return sum(counts_as_done(t) or t.state == optuna.trial.TrialState.RUNNING for t in trials)
 
 
-def run_worker(
-    settings: StudySettings, worker: int = 0, after_trial: Callable[[optuna.Study, Any], None] | None = None
-) -> None:
+AfterTrial = Callable[[optuna.Study], None]
+
+
+def run_worker(settings: StudySettings, worker: int = 0, after_trial: AfterTrial | None = None) -> None:
     """Run trials until the study has `settings.trials` done; TrainingInterrupted on Ctrl-C/SIGTERM
     (after the trial under way is marked failed and queued again)."""
     study = open_study(settings, worker)
@@ -139,7 +153,7 @@ def run_worker(
                     study.enqueue_trial(params, user_attrs={"retry_of": stop_in_trial.trial_number})
                 raise
             if after_trial is not None:
-                after_trial(study, study.get_trials(deepcopy=False)[-1])
+                after_trial(study)
     if stop.signum is not None:
         raise TrainingInterrupted(stop.signum)
 
