@@ -54,7 +54,7 @@ def all_trials_table(study: optuna.Study) -> str:
     for t in study.get_trials(deepcopy=False):
         last = max(t.intermediate_values) if t.intermediate_values else None
         evaluated = f"{t.intermediate_values[last]:.4g} ({last:,})" if last is not None else ""
-        value = _cell(t.value) if t.value is not None else ""
+        value = _cell(t.value) if t.state == TrialState.COMPLETE else ""
         note = t.user_attrs.get(FAIL_REASON, "")
         if "retry_of" in t.user_attrs:
             note = f"retry of trial {t.user_attrs['retry_of']}" + (f"; {note}" if note else "")
