@@ -95,7 +95,9 @@ def test_workers_of_two_commands_share_one_study_and_never_run_a_trial_twice(tmp
     common = ["tune", "CartPole-v1", "--trials", 5, "--total-steps", 1024, "--study-dir", study_dir]
     common += ["--space", small_space(tmp_path), "--eval-episodes", 1, "--quiet"]
     first = start(*common, "--jobs", 2)
-    time.sleep(2)  # the first command makes the study; the second joins it
+    deadline = time.monotonic() + 120
+    while not (study_dir / "study.yaml").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first command has made the study; the second joins it
     second = start(*common, "--jobs", 1)
     for process in (first, second):
         rc, _, err = finish(process)
@@ -133,7 +135,7 @@ def test_ctrl_c_marks_the_trial_under_way_failed_and_queues_it_again(tmp_path):
     cut, retry = trials
     assert cut.value is None and cut.user_attrs[INTERRUPTED] is True
     assert cut.user_attrs[FAIL_REASON] == "interrupted (stopped by SIGINT)"
-    assert retry.params == cut.params and retry.user_attrs["retry_of"] == 0
+    assert retry.system_attrs["fixed_params"] == cut.params and retry.user_attrs["retry_of"] == 0
 
 
 def test_bad_input_is_one_clear_error(tmp_path):
