@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-EXTRAS ?= test,mujoco,box2d,ray,video,envpool,gymnax,brax,atari
+EXTRAS ?= test,mujoco,box2d,ray,video,envpool,gymnax,brax,atari,tune
 GYMNAX ?= gymnax==1.0.1
 
 .PHONY: install train test lint format clean bench quality

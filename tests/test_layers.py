@@ -9,6 +9,7 @@ Layers, lowest first (src/trpo/<package>/ holds each):
   training  the training state and step, the TRPO class, the compiled program, checkpoints,
             evaluation, metrics logging
   runs      run folders, compiled runs, several seeds, presets, plots, the console display
+  tune      trpo tune: Optuna studies whose trials are runs
   top       trpo (the package's public names) and trpo.cli (the command line)
 Imports inside functions count too: a lazy import is still a dependency.
 """
@@ -25,6 +26,7 @@ LAYERS = [
     ("collect", {"trpo.collect"}),
     ("training", {"trpo.training"}),
     ("runs", {"trpo.runs"}),
+    ("tune", {"trpo.tune"}),
     ("top", {"trpo", "trpo.cli"}),
 ]
 

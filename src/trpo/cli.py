@@ -49,6 +49,8 @@ commands:
   plot RUN_DIR_OR_PARENT...       learning curves (mean over seeds, +-std or CI band) to a PNG
   train gymnax:ID|brax:NAME       the whole training compiled in JAX; --seeds 0-15 trains all seeds in one program
   presets                         list the tuned presets shipped with trpo
+  tune ENV_ID --trials N          search hyperparameters with Optuna (trpo tune --help; docs/tuning.md)
+  tune --report STUDY_DIR         a study's best trials, best preset and pictures
 """
 
 err = Console(stderr=True, soft_wrap=True)
@@ -137,6 +139,66 @@ class PlotArgs:
     band: Literal["std", "ci"] = "std"
     """the band around the mean: std (+-1 standard deviation over seeds) or ci (95% percentile
     bootstrap confidence interval of the mean, whole runs resampled)"""
+
+
+@dataclass
+class TuneArgs:
+    """Search TRPO's hyperparameters for an env with Optuna: TPE sampling, and a median pruner on
+    deterministic evaluations during each trial. Each trial is a `trpo train` run under
+    STUDY_DIR/trials/; the study is kept in a database, so the same command again continues it, and
+    workers on other machines join it with the same --storage URL. At the end (or with --report) it
+    writes report.md, best-preset.yaml (for trpo train ENV_ID --preset FILE), history.png and
+    importances.png to the study folder. Needs pip install 'trpo[tune]'; see docs/tuning.md."""
+
+    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
+    """Gymnasium environment id (or module:EnvId for an env registered by your module)"""
+    trials: int = 50
+    """trials the study runs in all (complete, pruned or failed; trials cut off by Ctrl-C run again)"""
+    total_steps: int = 100_000
+    """environment steps per trial"""
+    study_dir: Path | None = None
+    """the study's folder: its SQLite database, trials/ and the report (default: tune/ENV_ID)"""
+    jobs: int = 1
+    """trials at once on this machine, each in its own process"""
+    storage: str | None = None
+    """database URL of the study, e.g. postgresql://USER:PASSWORD@HOST/DB to share it between machines
+    (default: sqlite in --study-dir)"""
+    study_name: str | None = None
+    """the study's name in the storage (default: the name of --study-dir)"""
+    space: Path | None = None
+    """search space YAML (default: the shipped one, trpo/tune/space.yaml; format in docs/tuning.md)"""
+    preset: str = presets.AUTO
+    """the config that searched fields are set on: 'auto' (the env's preset if any), 'none', a name or a YAML file"""
+    make_kwargs: tuple[str, ...] = ()
+    """arguments of gymnasium.make as KEY=VALUE pairs (replace the preset's)"""
+    seed: int = 0
+    """training seed of every trial"""
+    evals: int = 5
+    """evaluations per trial: evals - 1 during training (the pruner's input) and the final one (the value)"""
+    eval_episodes: int = 5
+    """deterministic episodes per evaluation"""
+    startup_trials: int = 10
+    """random trials before TPE models the results (the pruner starts after half as many)"""
+    sampler_seed: int | None = None
+    """seed of the TPE sampler (worker i uses seed + i); default: random"""
+    quiet: bool = False
+    """no progress bar, no per-trial lines"""
+
+
+@dataclass
+class TuneReportArgs:
+    """Report a study made by trpo tune: its best trials, its best config as a preset, its pictures."""
+
+    report: Path
+    """the study's folder (--study-dir of trpo tune)"""
+    storage: str | None = None
+    """database URL, if the study is not in the folder's study.db"""
+    study_name: str | None = None
+    """the study's name (default: the one recorded in the folder, else the folder's name)"""
+    out: Path | None = None
+    """folder for the report files (default: the study's folder)"""
+    top: int = 10
+    """rows of the best-trials table"""
 
 
 def _first_positional(argv: list[str]) -> str | None:
@@ -308,7 +370,19 @@ def cmd_presets(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "presets": cmd_presets}
+def cmd_tune(argv: list[str]) -> int:
+    try:
+        from trpo.tune import cli as tune_cli
+    except ImportError as error:
+        raise ConfigError(f"trpo tune needs Optuna ({error}): pip install 'trpo[tune]'") from None
+    if any(a == "--report" or a.startswith("--report=") for a in argv):
+        if "-h" in argv or "--help" in argv:
+            argv = ["--help"]
+        return tune_cli.report(tyro.cli(TuneReportArgs, args=argv, prog="trpo tune --report"))
+    return tune_cli.tune(tyro.cli(TuneArgs, args=argv, prog="trpo tune"))
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "presets": cmd_presets, "tune": cmd_tune}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,9 @@ class RunOptions:
     ray_address: str | None = None
     make_kwargs: dict[str, Any] = field(default_factory=dict)
     """arguments of gymnasium.make (a preset's make_kwargs or --make-kwargs)"""
+    on_iteration: Callable[[TRPO, dict[str, float]], Any] | None = None
+    """called after every iteration with the agent and its metrics (trpo tune evaluates and prunes
+    here); returning False stops training, and the run ends as usual: checkpoint, evaluation, summary"""
 
 
 def default_run_dir(env_id: str, seed: int, root: Path = Path("runs")) -> Path:
@@ -196,6 +200,11 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
     logger = Logger(run_dir, tensorboard=options.tensorboard, hparams=hparams)
     checkpoints = CheckpointDir(run_dir / CHECKPOINTS)
     remaining = max(0, options.total_steps - agent.global_step)
+
+    def after_iteration(metrics: dict[str, float]) -> Any:
+        progress.update(metrics)
+        return None if options.on_iteration is None else options.on_iteration(agent, metrics)
+
     try:
         with (
             StopOnSignal() as stop,
@@ -204,7 +213,7 @@ def _train_and_summarise(agent: TRPO, run_dir: Path, options: RunOptions, setup_
             if remaining > 0:
                 agent.learn(
                     remaining,
-                    callback=progress.update,
+                    callback=after_iteration,
                     logger=logger,
                     checkpoints=checkpoints,
                     checkpoint_every=options.checkpoint_every,
