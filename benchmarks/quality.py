@@ -17,6 +17,7 @@ budget is a run of its own (OUT/ENV/seedS_STEPS).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -75,23 +76,25 @@ class Job:
     budgets: tuple[int, ...]
     run_dir: Path
     eval_episodes: int
+    preset: str = "auto"
+    """the --preset the run trains with (benchmarks/defaults.py: "family")"""
 
 
-def continues(env_id: str) -> bool:
+def continues(env_id: str, preset: str = "auto") -> bool:
     """Whether a run's larger budget continues its smaller one's agent. Only when nothing in a
     run depends on its length: with critic_lr_decay the learning rate reaches 0 at the end of
     the budget, so a 2M run is trained from scratch in a directory of its own."""
-    return not run_config(env_id, 0)["critic_lr_decay"]
+    return not run_config(env_id, 0, preset)["critic_lr_decay"]
 
 
-def run_dir_of(out: Path, env_id: str, seed: int, steps: int) -> Path:
+def run_dir_of(out: Path, env_id: str, seed: int, steps: int, preset: str = "auto") -> Path:
     """OUT/ENV/seedS for the first budget (and the larger ones that continue it), else
     OUT/ENV/seedS_STEPS."""
     base = out / env_id / f"seed{seed}"
-    return base if steps == BUDGETS[env_id][0] or continues(env_id) else base.with_name(f"seed{seed}_{steps}")
+    return base if steps == BUDGETS[env_id][0] or continues(env_id, preset) else base.with_name(f"seed{seed}_{steps}")
 
 
-def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int) -> list[Job]:
+def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int, preset: str = "auto") -> list[Job]:
     """Seed by seed and cheapest env first, so that a run cut off by time leaves as many envs
     and seeds finished as it can; the very costly envs (Humanoid) after all others, and budgets
     beyond 1M (Humanoid's 2M) last, continuing from the 1M agent where continues() allows."""
@@ -100,16 +103,20 @@ def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int) 
     costly = [e for e in ordered if COST.get(e, 1) >= COSTLY]
 
     def first_budget(e: str, s: int) -> Job:
-        return Job(e, s, BUDGETS[e][:1], run_dir_of(out, e, s, BUDGETS[e][0]), eval_episodes)
+        return Job(e, s, BUDGETS[e][:1], run_dir_of(out, e, s, BUDGETS[e][0], preset), eval_episodes, preset)
 
     first = [first_budget(e, s) for s in seeds for e in cheap] + [first_budget(e, s) for e in costly for s in seeds]
     longer = []
     for s in seeds:
         for e in (e for e in ordered if len(BUDGETS[e]) > 1):
-            if continues(e):
-                longer.append(Job(e, s, BUDGETS[e], run_dir_of(out, e, s, BUDGETS[e][0]), eval_episodes))
+            if continues(e, preset):
+                longer.append(
+                    Job(e, s, BUDGETS[e], run_dir_of(out, e, s, BUDGETS[e][0], preset), eval_episodes, preset)
+                )
             else:
-                longer += [Job(e, s, (b,), run_dir_of(out, e, s, b), eval_episodes) for b in BUDGETS[e][1:]]
+                longer += [
+                    Job(e, s, (b,), run_dir_of(out, e, s, b, preset), eval_episodes, preset) for b in BUDGETS[e][1:]
+                ]
     return first + longer
 
 
@@ -135,24 +142,32 @@ def agent_path(run_dir: Path, steps: int) -> Path:
     return run_dir / f"agent_{steps}.npz"
 
 
-def run_config(env_id: str, seed: int) -> dict[str, Any]:
+@functools.cache
+def resolved(env_id: str, preset: str = "auto") -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """(config, gymnasium.make arguments, source) of `preset` for the env; cached, as a family
+    lookup makes an env."""
     from trpo import presets
+    from trpo.config import TRPOConfig
 
-    return presets.for_env(env_id)[0].replace(seed=seed).to_dict()
+    values, source = presets.resolve(preset, env_id)
+    values, make_kwargs = presets.split_make_kwargs(values, source=f"preset {source}")
+    return TRPOConfig.from_dict(values, source=f"preset {source}").to_dict(), make_kwargs, source
 
 
-def run_make_kwargs(env_id: str) -> dict[str, Any]:
+def run_config(env_id: str, seed: int, preset: str = "auto") -> dict[str, Any]:
+    return {**resolved(env_id, preset)[0], "seed": seed}
+
+
+def run_make_kwargs(env_id: str, preset: str = "auto") -> dict[str, Any]:
     """The gymnasium.make arguments of the env's preset."""
-    from trpo import presets
-
-    return presets.for_env(env_id)[1]
+    return dict(resolved(env_id, preset)[1])
 
 
-def same_run(record: dict[str, Any], env_id: str, seed: int) -> bool:
+def same_run(record: dict[str, Any], env_id: str, seed: int, preset: str = "auto") -> bool:
     """A saved eval record was made with the env's current preset: its config and its make_kwargs
     (records from before make_kwargs existed had none)."""
-    return same_config(record["config"], run_config(env_id, seed)) and record.get("make_kwargs", {}) == (
-        run_make_kwargs(env_id)
+    return same_config(record["config"], run_config(env_id, seed, preset)) and record.get("make_kwargs", {}) == (
+        run_make_kwargs(env_id, preset)
     )
 
 
@@ -164,7 +179,7 @@ def same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
 
 def is_done(job: Job, steps: int) -> bool:
     path = eval_path(job.run_dir, steps)
-    return path.exists() and same_run(json.loads(path.read_text()), job.env_id, job.seed)
+    return path.exists() and same_run(json.loads(path.read_text()), job.env_id, job.seed, job.preset)
 
 
 CHECKPOINT_EVERY = 50
@@ -182,7 +197,7 @@ def interrupted_agent(job: Job, config_dict: dict[str, Any], make_kwargs: dict[s
 
     if not (job.run_dir / CHECKPOINTS / LATEST).exists():
         return None
-    if not continues(job.env_id) and read_config_yaml(job.run_dir).get("total_steps") != todo[-1]:
+    if not continues(job.env_id, job.preset) and read_config_yaml(job.run_dir).get("total_steps") != todo[-1]:
         return None
     agent = TRPO.load(job.run_dir / CHECKPOINTS, env=job.env_id)
     same = same_config(agent.config.to_dict(), config_dict) and agent.make_kwargs == make_kwargs
@@ -201,8 +216,8 @@ def run_job(job: Job) -> str:
     from trpo.logger import Logger, truncate_metrics
     from trpo.run import CHECKPOINTS, RunOptions, write_config_yaml
 
-    config_dict = run_config(job.env_id, job.seed)
-    make_kwargs = run_make_kwargs(job.env_id)
+    config_dict = run_config(job.env_id, job.seed, job.preset)
+    make_kwargs = run_make_kwargs(job.env_id, job.preset)
     todo = [b for b in job.budgets if not is_done(job, b)]
     if not todo:
         return f"{job.env_id} seed {job.seed}: done already"
@@ -223,7 +238,10 @@ def run_job(job: Job) -> str:
         agent = TRPO(job.env_id, config, make_kwargs=make_kwargs)
     truncate_metrics(job.run_dir, agent.global_step)
     options = RunOptions(
-        total_steps=todo[-1], run_dir=job.run_dir, preset_source=f"{job.env_id}.yaml", make_kwargs=make_kwargs
+        total_steps=todo[-1],
+        run_dir=job.run_dir,
+        preset_source=resolved(job.env_id, job.preset)[2],
+        make_kwargs=make_kwargs,
     )
     write_config_yaml(job.run_dir, job.env_id, config, options)
     logger = Logger(job.run_dir, tensorboard=False)
@@ -268,15 +286,15 @@ def run_job(job: Job) -> str:
 # --- the report ------------------------------------------------------------------------------
 
 
-def collect(env_id: str, seeds: list[int], steps: int, out: Path) -> list[dict[str, Any]]:
+def collect(env_id: str, seeds: list[int], steps: int, out: Path, preset: str = "auto") -> list[dict[str, Any]]:
     """The evals of the runs made with the env's current preset (a run of an older preset is
     stale: it is redone by the next run, and not reported)."""
     records = []
     for seed in seeds:
-        path = eval_path(run_dir_of(out, env_id, seed, steps), steps)
+        path = eval_path(run_dir_of(out, env_id, seed, steps, preset), steps)
         if path.exists():
             record = json.loads(path.read_text())
-            if same_run(record, env_id, seed):
+            if same_run(record, env_id, seed, preset):
                 records.append(record)
     return records
 

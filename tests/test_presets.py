@@ -1,9 +1,12 @@
 """Every shipped preset is valid: it parses, names only config fields, and trains an iteration."""
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 from trpo import TRPO, TRPOConfig, presets
 from trpo.config import ConfigError
+from trpo.envs import EnvError
 
 
 # The Atari preset serves every ALE/ id; tests/test_atari.py trains with it (cut down: a full
@@ -26,7 +29,9 @@ def test_preset_loads_and_trains_one_iteration(name):
 
 def test_resolve_none_auto_file_and_unknown(tmp_path):
     assert presets.resolve(presets.NONE, "CartPole-v1") == ({}, None)
-    assert presets.resolve(presets.AUTO, "NoPresetEnv-v0") == ({}, None)
+    assert presets.resolve(presets.NONE, "MountainCarContinuous-v0") == ({}, None)
+    with pytest.raises(EnvError, match="unknown environment id 'NoPresetEnv-v0'"):
+        presets.resolve(presets.AUTO, "NoPresetEnv-v0")  # its family needs its spaces
     custom = tmp_path / "mine.yaml"
     custom.write_text("max_kl: 0.05\n")
     assert presets.resolve(str(custom), "CartPole-v1") == ({"max_kl": 0.05}, str(custom))
@@ -47,3 +52,73 @@ def test_make_kwargs_are_split_from_the_config_fields_and_parsed_from_flags():
     for bad in ("no_equals", "=1", "not an id=1"):
         with pytest.raises(ConfigError, match="give KEY=VALUE pairs"):
             presets.parse_make_kwargs([bad])
+
+
+class ImageEnv(gym.Env):
+    """A made-up env with no preset: an 8x8 grey image and a continuous action."""
+
+    observation_space = gym.spaces.Box(0, 255, (8, 8, 1), np.uint8)
+    action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+
+def box(*shape, dtype=np.float32):
+    return gym.spaces.Box(0, 1, shape, dtype)
+
+
+def test_the_family_comes_from_the_spaces():
+    image = box(84, 84, 4, dtype=np.uint8)
+    assert presets.family_of_spaces(box(3), box(2)) == "continuous"
+    assert presets.family_of_spaces(box(3), gym.spaces.Discrete(4)) == "discrete"
+    assert presets.family_of_spaces(box(3), gym.spaces.MultiDiscrete([2, 3])) == "discrete"
+    assert presets.family_of_spaces(box(3), gym.spaces.MultiBinary(4)) == "discrete"
+    # An image decides it whatever the actions: the CNN's settings matter more.
+    assert presets.family_of_spaces(image, gym.spaces.Discrete(4)) == "image"
+    assert presets.family_of_spaces(gym.spaces.Dict({"cam": image, "pos": box(3)}), box(2)) == "image"
+    # A float Box of rank 3 is not an image (images are uint8).
+    assert presets.family_of_spaces(box(8, 8, 3), gym.spaces.Discrete(2)) == "discrete"
+
+
+def family_values(name):
+    return presets.read_yaml(presets.family_path(name))
+
+
+def test_auto_gives_an_env_without_a_preset_its_family_and_a_preset_still_wins():
+    assert presets.resolve(presets.AUTO, "MountainCarContinuous-v0") == (
+        family_values("continuous"),
+        "family:continuous",
+    )
+    assert presets.resolve(presets.AUTO, "Acrobot-v1") == (family_values("discrete"), "family:discrete")
+    assert presets.resolve(presets.AUTO, ImageEnv) == (family_values("image"), "family:image")
+    # The image family is the Atari preset, whose own ALE/ ids keep getting it by name.
+    assert family_values("image") == presets.read_yaml(presets.preset_path(presets.ATARI))
+    # A named preset wins over the family; `family` asks for the family anyway.
+    assert presets.resolve(presets.AUTO, "Pendulum-v1")[1] == "Pendulum-v1.yaml"
+    assert presets.resolve(presets.FAMILY, "Pendulum-v1") == (family_values("continuous"), "family:continuous")
+    # An explicit family, whatever the env's spaces.
+    assert presets.resolve("family:continuous", "CartPole-v1") == (family_values("continuous"), "family:continuous")
+    with pytest.raises(ConfigError, match="unknown family 'robots': use family:continuous, family:discrete"):
+        presets.resolve("family:robots", "CartPole-v1")
+    # The Python API: the same resolution, from an id or a factory.
+    config, make_kwargs = presets.for_env("MountainCarContinuous-v0")
+    assert config == TRPOConfig.from_dict(family_values("continuous")) and make_kwargs == {}
+    assert presets.for_env(ImageEnv)[0].cnn == "nature"
+    assert presets.for_env("MountainCarContinuous-v0", presets.NONE)[0] == TRPOConfig()
+    # The compiled path's ids keep their presets and nothing else.
+    assert presets.resolve(presets.AUTO, "gymnax:Acrobot-v1") == ({}, None)
+
+
+@pytest.mark.parametrize("family", ["continuous", "discrete"])
+def test_family_files_are_valid_and_say_where_they_come_from(family):
+    path = presets.family_path(family)
+    assert path.read_text().startswith("#"), f"{path} must start with a comment saying where it comes from"
+    TRPOConfig.from_dict(family_values(family))
+    assert family not in presets.available()  # families are not env presets
+
+
+def test_describe_says_which_family_and_why():
+    assert presets.describe("family:continuous", "MountainCarContinuous-v0") == (
+        "preset: family:continuous (MountainCarContinuous-v0 has no tuned preset; its actions are a Box; "
+        "src/trpo/presets/families/continuous.yaml)"
+    )
+    assert presets.describe("Pendulum-v1.yaml", "Pendulum-v1") == "preset: Pendulum-v1.yaml"
+    assert presets.describe(None, "Pendulum-v1") == "preset: none (the TRPOConfig defaults)"
