@@ -295,9 +295,8 @@ def family_values() -> list[tuple[str, Path, dict[str, Any]]]:
 
     out = []
     for family in presets.FAMILIES:
-        path = presets.family_path(family)
-        values, _ = presets.split_make_kwargs(presets.read_yaml(path))
-        out.append((family, path, TRPOConfig.from_dict(values).to_dict()))
+        values = presets.family_values(family)  # a relative log-std as it is: for actions in [-1, 1]
+        out.append((family, presets.family_path(family), TRPOConfig.from_dict(values).to_dict()))
     return out
 
 

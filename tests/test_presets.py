@@ -61,6 +61,13 @@ class ImageEnv(gym.Env):
     action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
 
 
+class NarrowActionEnv(gym.Env):
+    """A made-up env with no preset whose actions lie in [-0.4, 0.4], like Humanoid's."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    action_space = gym.spaces.Box(-0.4, 0.4, (2,), np.float32)
+
+
 def box(*shape, dtype=np.float32):
     return gym.spaces.Box(0, 1, shape, dtype)
 
@@ -78,13 +85,29 @@ def test_the_family_comes_from_the_spaces():
     assert presets.family_of_spaces(box(8, 8, 3), gym.spaces.Discrete(2)) == "discrete"
 
 
-def family_values(name):
-    return presets.read_yaml(presets.family_path(name))
+def family_values(name, action_space=None):
+    return presets.family_values(name, action_space)
+
+
+def test_the_initial_log_std_is_relative_to_the_action_bounds():
+    assert presets.log_std_offset(gym.spaces.Box(-1, 1, (3,))) == 0.0
+    assert presets.log_std_offset(gym.spaces.Box(-2, 2, (1,))) == pytest.approx(np.log(2))
+    # Mean of the dims' log half-ranges: (log 1 + log 4) / 2 = log 2.
+    assert presets.log_std_offset(gym.spaces.Box(np.array([-1, 0]), np.array([1, 8]))) == pytest.approx(np.log(2))
+    assert presets.log_std_offset(gym.spaces.Box(-np.inf, np.inf, (2,))) == 0.0
+    assert presets.log_std_offset(gym.spaces.Discrete(3)) == 0.0
+    # The family file's -0.5 is relative: -0.5 + log 0.4 = -1.4163 for bounds of [-0.4, 0.4].
+    assert presets.read_yaml(presets.family_path("continuous"))[presets.RELATIVE_LOG_STD] == -0.5
+    assert family_values("continuous", gym.spaces.Box(-0.4, 0.4, (17,)))["log_std_init"] == -1.4163
+    values, source = presets.resolve(presets.AUTO, NarrowActionEnv)
+    assert source == "family:continuous" and values["log_std_init"] == -1.4163
+    assert presets.RELATIVE_LOG_STD not in values
 
 
 def test_auto_gives_an_env_without_a_preset_its_family_and_a_preset_still_wins():
+    mcc_actions = gym.spaces.Box(-1.0, 1.0, (1,))
     assert presets.resolve(presets.AUTO, "MountainCarContinuous-v0") == (
-        family_values("continuous"),
+        family_values("continuous", mcc_actions),
         "family:continuous",
     )
     assert presets.resolve(presets.AUTO, "Acrobot-v1") == (family_values("discrete"), "family:discrete")
@@ -93,14 +116,16 @@ def test_auto_gives_an_env_without_a_preset_its_family_and_a_preset_still_wins()
     assert family_values("image") == presets.read_yaml(presets.preset_path(presets.ATARI))
     # A named preset wins over the family; `family` asks for the family anyway.
     assert presets.resolve(presets.AUTO, "Pendulum-v1")[1] == "Pendulum-v1.yaml"
-    assert presets.resolve(presets.FAMILY, "Pendulum-v1") == (family_values("continuous"), "family:continuous")
-    # An explicit family, whatever the env's spaces.
+    # Pendulum's torque lies in [-2, 2]: log_std_init -0.5 + log 2 = 0.1931.
+    values, source = presets.resolve(presets.FAMILY, "Pendulum-v1")
+    assert source == "family:continuous" and values["log_std_init"] == 0.1931
+    # An explicit family, whatever the env's spaces (no Box: the relative log-std as it is).
     assert presets.resolve("family:continuous", "CartPole-v1") == (family_values("continuous"), "family:continuous")
     with pytest.raises(ConfigError, match="unknown family 'robots': use family:continuous, family:discrete"):
         presets.resolve("family:robots", "CartPole-v1")
     # The Python API: the same resolution, from an id or a factory.
     config, make_kwargs = presets.for_env("MountainCarContinuous-v0")
-    assert config == TRPOConfig.from_dict(family_values("continuous")) and make_kwargs == {}
+    assert config == TRPOConfig.from_dict(family_values("continuous", mcc_actions)) and make_kwargs == {}
     assert presets.for_env(ImageEnv)[0].cnn == "nature"
     assert presets.for_env("MountainCarContinuous-v0", presets.NONE)[0] == TRPOConfig()
     # The compiled path's ids keep their presets and nothing else.

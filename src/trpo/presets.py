@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import yaml
 
 from trpo.config import ConfigError, TRPOConfig
@@ -38,6 +39,8 @@ FAMILY = "family"
 """`--preset family`: the env's family from its spaces; `family:NAME` a named one"""
 FAMILIES = {"continuous": "families/continuous.yaml", "discrete": "families/discrete.yaml", "image": "atari.yaml"}
 """family name -> its YAML under trpo/presets/ (image observations get the Atari preset)"""
+RELATIVE_LOG_STD = "log_std_init_relative"
+"""a family key: the initial log-std relative to the action bounds (log_std_offset), not a config field"""
 
 
 def _folder() -> Path:
@@ -77,13 +80,28 @@ def family_of_spaces(observation_space: gym.Space, action_space: gym.Space) -> s
     return "continuous" if isinstance(action_space, gym.spaces.Box) else "discrete"
 
 
-def family_of(env: str | Callable[[], gym.Env]) -> str:
-    """The family of an env id or factory: makes one env to read its spaces, then closes it."""
+def spaces_of(env: str | Callable[[], gym.Env]) -> tuple[gym.Space, gym.Space]:
+    """(observation space, action space) of an env id or factory: makes one env, then closes it."""
     made = make_one(env_factory(env), name=env if isinstance(env, str) else "env factory")
     try:
-        return family_of_spaces(made.observation_space, made.action_space)
+        return made.observation_space, made.action_space
     finally:
         made.close()
+
+
+def family_of(env: str | Callable[[], gym.Env]) -> str:
+    """The family of an env id or factory (makes one env to read its spaces)."""
+    return family_of_spaces(*spaces_of(env))
+
+
+def log_std_offset(action_space: gym.Space) -> float:
+    """Mean over the action dimensions of log((high - low) / 2): what turns an initial log-std
+    relative to the action bounds into one in the action's units (0 for [-1, 1], and for a space
+    that is not a Box or has an infinite bound)."""
+    if not isinstance(action_space, gym.spaces.Box) or not action_space.is_bounded():
+        return 0.0
+    half_range = (np.asarray(action_space.high, np.float64) - np.asarray(action_space.low, np.float64)) / 2
+    return float(np.mean(np.log(half_range))) if np.all(half_range > 0) else 0.0
 
 
 def family_path(name: str) -> Path:
@@ -92,8 +110,23 @@ def family_path(name: str) -> Path:
     return _folder() / FAMILIES[name]
 
 
-def _family(name: str) -> tuple[dict[str, Any], str]:
-    return read_yaml(family_path(name)), f"{FAMILY}:{name}"
+def family_values(name: str, action_space: gym.Space | None = None) -> dict[str, Any]:
+    """The config values of a family for an env with this action space: a family's
+    `log_std_init_relative` becomes log_std_init in the action's units (log_std_offset)."""
+    values = read_yaml(family_path(name))
+    if RELATIVE_LOG_STD in values:
+        offset = 0.0 if action_space is None else log_std_offset(action_space)
+        values["log_std_init"] = round(float(values.pop(RELATIVE_LOG_STD)) + offset, 4)
+    return values
+
+
+def _family(name: str | None, env: str | Callable[[], gym.Env]) -> tuple[dict[str, Any], str]:
+    """The values of family `name` (None: the env's own family, from its spaces) for `env`."""
+    if name is not None:
+        family_path(name)  # an unknown name fails before any env is made
+    observation_space, action_space = spaces_of(env)
+    name = name or family_of_spaces(observation_space, action_space)
+    return family_values(name, action_space), f"{FAMILY}:{name}"
 
 
 def resolve(preset: str, env: str | Callable[[], gym.Env]) -> tuple[dict[str, Any], str | None]:
@@ -116,11 +149,11 @@ def resolve(preset: str, env: str | Callable[[], gym.Env]) -> tuple[dict[str, An
                 return read_yaml(path), path.name
             if is_jax_env_id(env_id):
                 return {}, None  # the compiled path (gymnax:, brax:) has presets, not families
-        return _family(family_of(env))
+        return _family(None, env)
     if preset == FAMILY:
-        return _family(family_of(env))
+        return _family(None, env)
     if preset.startswith(FAMILY + ":"):
-        return _family(preset.split(":", 1)[1])
+        return _family(preset.split(":", 1)[1], env)
     if preset in available():
         path = preset_path(preset)
         return read_yaml(path), path.name
