@@ -132,12 +132,17 @@ def test_auto_gives_an_env_without_a_preset_its_family_and_a_preset_still_wins()
     assert presets.resolve(presets.AUTO, "gymnax:Acrobot-v1") == ({}, None)
 
 
-@pytest.mark.parametrize("family", ["continuous", "discrete"])
-def test_family_files_are_valid_and_say_where_they_come_from(family):
+@pytest.mark.parametrize(("family", "env_id"), [("continuous", "MountainCarContinuous-v0"), ("discrete", "Acrobot-v1")])
+def test_family_files_are_valid_say_where_they_come_from_and_train_an_iteration(family, env_id):
     path = presets.family_path(family)
     assert path.read_text().startswith("#"), f"{path} must start with a comment saying where it comes from"
-    TRPOConfig.from_dict(family_values(family))
     assert family not in presets.available()  # families are not env presets
+    config, make_kwargs = presets.for_env(env_id, f"family:{family}")
+    assert config == TRPOConfig.from_dict(family_values(family, gym.make(env_id).action_space))
+    agent = TRPO(env_id, config, make_kwargs=make_kwargs)
+    agent.learn(1)  # rounds up to one whole iteration
+    agent.close()
+    assert agent.global_step == config.batch_size
 
 
 def test_describe_says_which_family_and_why():
