@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from trpo import presets
+from trpo.config import TRPOConfig
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402  (benchmarks/quality.py: the runs, their resumability, the published MuJoCo numbers)
 
@@ -227,7 +230,7 @@ def sweep_table(sweep: Path) -> str:
                 cells.append("–")
                 continue
             mean = np.mean([r for _, r in results])
-            cells.append(f"{mean:.1f} ({', '.join(f'{r:.0f}' for _, r in results)})")
+            cells.append(f"{mean:.1f} ({', '.join(f'{r:.1f}' for _, r in results)})")
         settings = quality.changed_fields(candidate_config(sweep, candidate)).replace(
             "(the shipped preset)", "defaults"
         )
@@ -246,6 +249,7 @@ def write_results(
     families = "\n".join(
         f"- `family:{family}` ({os.path.relpath(path, ROOT)}): "
         + quality.changed_fields(values).replace("(the shipped preset)", "the TRPOConfig defaults")
+        + (RELATIVE_NOTE if presets.RELATIVE_LOG_STD in presets.read_yaml(path) else "")
         for family, path, values in family_values()
     )
     candidates = sweep_table(sweep)
@@ -289,10 +293,13 @@ asked have finished.
     results.write_text(text)
 
 
-def family_values() -> list[tuple[str, Path, dict[str, Any]]]:
-    from trpo import presets
-    from trpo.config import TRPOConfig
+RELATIVE_NOTE = (
+    "; log_std_init is relative to the action bounds (the value shown is for actions in [-1, 1]; in"
+    " general it adds the mean over action dimensions of log((high - low) / 2))"
+)
 
+
+def family_values() -> list[tuple[str, Path, dict[str, Any]]]:
     out = []
     for family in presets.FAMILIES:
         values = presets.family_values(family)  # a relative log-std as it is: for actions in [-1, 1]

@@ -104,8 +104,8 @@ def test_the_report_lists_the_candidates_and_the_families(tmp_path):
     write_sweep_run(sweep, "zoo", "Hopper-v5", 0, 2000.0, {**base, "num_envs": 2, "normalize_rewards": True})
     table = defaults.sweep_table(sweep)
     assert table.splitlines()[0] == "| candidate | settings (vs the TRPOConfig defaults) | Pendulum-v1 | Hopper-v5 |"
-    assert "| base | defaults | -700.0 (-600, -800) | – |" in table
-    assert "| zoo | `num_envs=2, normalize_rewards=True` | -150.0 (-150) | 2000.0 (2000) |" in table
+    assert "| base | defaults | -700.0 (-600.0, -800.0) | – |" in table
+    assert "| zoo | `num_envs=2, normalize_rewards=True` | -150.0 (-150.0) | 2000.0 (2000.0) |" in table
     assert defaults.sweep_table(tmp_path / "none") == ""
 
     write_eval(tmp_path / "out", "Acrobot-v1", 0, -85.0)
