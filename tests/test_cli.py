@@ -116,6 +116,7 @@ def test_config_yaml_and_the_console_say_which_preset_or_family_applied(tmp_path
         pass
     captured = capsys.readouterr()
     assert (
-        "preset: family:continuous (MountainCarContinuous-v0 has no tuned preset; its actions are a Box" in captured.err
+        "preset: family:continuous (the defaults for Box actions; MountainCarContinuous-v0 has no tuned preset"
+        in captured.err
     )
     assert "--cg-iters INT" in captured.out and "(default: 25)" in captured.out

@@ -147,8 +147,12 @@ def test_family_files_are_valid_say_where_they_come_from_and_train_an_iteration(
 
 def test_describe_says_which_family_and_why():
     assert presets.describe("family:continuous", "MountainCarContinuous-v0") == (
-        "preset: family:continuous (MountainCarContinuous-v0 has no tuned preset; its actions are a Box; "
+        "preset: family:continuous (the defaults for Box actions; MountainCarContinuous-v0 has no tuned preset; "
         "src/trpo/presets/families/continuous.yaml)"
+    )
+    assert presets.describe("family:discrete", "Hopper-v5") == (
+        "preset: family:discrete (the defaults for discrete actions; Hopper-v5's tuned preset is not used; "
+        "src/trpo/presets/families/discrete.yaml)"
     )
     assert presets.describe("Pendulum-v1.yaml", "Pendulum-v1") == "preset: Pendulum-v1.yaml"
     assert presets.describe(None, "Pendulum-v1") == "preset: none (the TRPOConfig defaults)"

@@ -168,17 +168,16 @@ def resolve(preset: str, env: str | Callable[[], gym.Env]) -> tuple[dict[str, An
 
 def describe(source: str | None, env: str | Callable[[], gym.Env]) -> str:
     """One line for the console and `--help`: which preset or family a run gets, and why."""
-    name = env if isinstance(env, str) else "this env"
     if source is None:
         return "preset: none (the TRPOConfig defaults)"
     if source.startswith(FAMILY + ":"):
         family = source.split(":", 1)[1]
-        why = {
-            "image": "its observations hold an image",
-            "continuous": "its actions are a Box",
-            "discrete": "its actions are discrete",
-        }[family]
-        return f"preset: {source} ({name} has no tuned preset; {why}; src/trpo/presets/{FAMILIES[family]})"
+        meant_for = {"image": "image observations", "continuous": "Box actions", "discrete": "discrete actions"}
+        if isinstance(env, str) and preset_path(env).exists():
+            own = f"{env}'s tuned preset is not used"
+        else:
+            own = f"{env if isinstance(env, str) else 'this env'} has no tuned preset"
+        return f"preset: {source} (the defaults for {meant_for[family]}; {own}; src/trpo/presets/{FAMILIES[family]})"
     return f"preset: {source}"
 
 
