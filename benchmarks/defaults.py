@@ -255,10 +255,11 @@ def write_results(
     candidates = sweep_table(sweep)
     if candidates:
         candidates = (
-            "## Candidates tried for the continuous family\n\n"
+            "## Candidates tried for the families\n\n"
             "`trpo train ENV --preset none FLAGS --seed S --total-steps BUDGET --eval-episodes 20` runs at the "
-            f"suite's budgets, kept in {os.path.relpath(sweep, ROOT)}/CANDIDATE/ENV/seedS: per env the mean "
-            "final deterministic eval over the seeds that ran, then each seed's.\n\n" + candidates
+            f"suite's budgets (LunarLanderContinuous-v3: 200k, the zoo's benchmark budget), kept in "
+            f"{os.path.relpath(sweep, ROOT)}/CANDIDATE/ENV/seedS: per env the mean final deterministic eval "
+            "over the seeds that ran, then each seed's, from seed 0 up.\n\n" + candidates
         )
     notes = NOTES.read_text() if NOTES.exists() else ""
     text = f"""# Results: the family defaults on environments without a tuned preset
