@@ -87,14 +87,14 @@ def continues(env_id: str, preset: str = "auto") -> bool:
     return not run_config(env_id, 0, preset)["critic_lr_decay"]
 
 
-def run_dir_of(out: Path, env_id: str, seed: int, steps: int, preset: str = "auto") -> Path:
+def run_dir_of(out: Path, env_id: str, seed: int, steps: int) -> Path:
     """OUT/ENV/seedS for the first budget (and the larger ones that continue it), else
     OUT/ENV/seedS_STEPS."""
     base = out / env_id / f"seed{seed}"
-    return base if steps == BUDGETS[env_id][0] or continues(env_id, preset) else base.with_name(f"seed{seed}_{steps}")
+    return base if steps == BUDGETS[env_id][0] or continues(env_id) else base.with_name(f"seed{seed}_{steps}")
 
 
-def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int, preset: str = "auto") -> list[Job]:
+def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int) -> list[Job]:
     """Seed by seed and cheapest env first, so that a run cut off by time leaves as many envs
     and seeds finished as it can; the very costly envs (Humanoid) after all others, and budgets
     beyond 1M (Humanoid's 2M) last, continuing from the 1M agent where continues() allows."""
@@ -103,20 +103,16 @@ def plan_jobs(envs: list[str], seeds: list[int], out: Path, eval_episodes: int, 
     costly = [e for e in ordered if COST.get(e, 1) >= COSTLY]
 
     def first_budget(e: str, s: int) -> Job:
-        return Job(e, s, BUDGETS[e][:1], run_dir_of(out, e, s, BUDGETS[e][0], preset), eval_episodes, preset)
+        return Job(e, s, BUDGETS[e][:1], run_dir_of(out, e, s, BUDGETS[e][0]), eval_episodes)
 
     first = [first_budget(e, s) for s in seeds for e in cheap] + [first_budget(e, s) for e in costly for s in seeds]
     longer = []
     for s in seeds:
         for e in (e for e in ordered if len(BUDGETS[e]) > 1):
-            if continues(e, preset):
-                longer.append(
-                    Job(e, s, BUDGETS[e], run_dir_of(out, e, s, BUDGETS[e][0], preset), eval_episodes, preset)
-                )
+            if continues(e):
+                longer.append(Job(e, s, BUDGETS[e], run_dir_of(out, e, s, BUDGETS[e][0]), eval_episodes))
             else:
-                longer += [
-                    Job(e, s, (b,), run_dir_of(out, e, s, b, preset), eval_episodes, preset) for b in BUDGETS[e][1:]
-                ]
+                longer += [Job(e, s, (b,), run_dir_of(out, e, s, b), eval_episodes) for b in BUDGETS[e][1:]]
     return first + longer
 
 
@@ -286,15 +282,15 @@ def run_job(job: Job) -> str:
 # --- the report ------------------------------------------------------------------------------
 
 
-def collect(env_id: str, seeds: list[int], steps: int, out: Path, preset: str = "auto") -> list[dict[str, Any]]:
+def collect(env_id: str, seeds: list[int], steps: int, out: Path) -> list[dict[str, Any]]:
     """The evals of the runs made with the env's current preset (a run of an older preset is
     stale: it is redone by the next run, and not reported)."""
     records = []
     for seed in seeds:
-        path = eval_path(run_dir_of(out, env_id, seed, steps, preset), steps)
+        path = eval_path(run_dir_of(out, env_id, seed, steps), steps)
         if path.exists():
             record = json.loads(path.read_text())
-            if same_run(record, env_id, seed, preset):
+            if same_run(record, env_id, seed):
                 records.append(record)
     return records
 
