@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 EXTRAS ?= test,mujoco,box2d,ray,video,envpool,gymnax,brax,atari,tune
 GYMNAX ?= gymnax==1.0.1
 
-.PHONY: install train test lint format clean bench quality
+.PHONY: install train test lint format clean bench quality defaults
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ clean:
 ## Train every MuJoCo env x 10 seeds at 1M steps (resumable), record them in docs/results-runs.csv, write docs/results.md.
 quality: $(STAMP)
 	nice -n 10 $(BIN)/python benchmarks/quality.py $(QUALITY_ARGS)
+
+## Train the family defaults' suite (classic control at the zoo's budgets, MuJoCo at 1M, 3 seeds; resumable) and write docs/results-defaults.md.
+defaults: $(STAMP)
+	nice -n 10 $(BIN)/python benchmarks/defaults.py $(DEFAULTS_ARGS)

@@ -23,6 +23,7 @@ budget is a run of its own (OUT/ENV/seedS_STEPS).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -102,13 +103,15 @@ class Job:
     budgets: tuple[int, ...]
     run_dir: Path
     eval_episodes: int
+    preset: str = "auto"
+    """the --preset the run trains with (benchmarks/defaults.py: "family")"""
 
 
-def continues(env_id: str) -> bool:
+def continues(env_id: str, preset: str = "auto") -> bool:
     """Whether a run's larger budget continues its smaller one's agent. Only when nothing in a
     run depends on its length: with critic_lr_decay the learning rate reaches 0 at the end of
     the budget, so a 2M run is trained from scratch in a directory of its own."""
-    return not run_config(env_id, 0)["critic_lr_decay"]
+    return not run_config(env_id, 0, preset)["critic_lr_decay"]
 
 
 def run_dir_of(out: Path, env_id: str, seed: int, steps: int) -> Path:
@@ -166,24 +169,32 @@ def agent_path(run_dir: Path, steps: int) -> Path:
     return run_dir / f"agent_{steps}.npz"
 
 
-def run_config(env_id: str, seed: int) -> dict[str, Any]:
+@functools.cache
+def resolved(env_id: str, preset: str = "auto") -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """(config, gymnasium.make arguments, source) of `preset` for the env; cached, as a family
+    lookup makes an env."""
+    from trpo.config import TRPOConfig
     from trpo.runs import presets
 
-    return presets.for_env(env_id)[0].replace(seed=seed).to_dict()
+    values, source = presets.resolve(preset, env_id)
+    values, make_kwargs = presets.split_make_kwargs(values, source=f"preset {source}")
+    return TRPOConfig.from_dict(values, source=f"preset {source}").to_dict(), make_kwargs, source
 
 
-def run_make_kwargs(env_id: str) -> dict[str, Any]:
+def run_config(env_id: str, seed: int, preset: str = "auto") -> dict[str, Any]:
+    return {**resolved(env_id, preset)[0], "seed": seed}
+
+
+def run_make_kwargs(env_id: str, preset: str = "auto") -> dict[str, Any]:
     """The gymnasium.make arguments of the env's preset."""
-    from trpo.runs import presets
-
-    return presets.for_env(env_id)[1]
+    return dict(resolved(env_id, preset)[1])
 
 
-def same_run(record: dict[str, Any], env_id: str, seed: int) -> bool:
+def same_run(record: dict[str, Any], env_id: str, seed: int, preset: str = "auto") -> bool:
     """A saved eval record was made with the env's current preset: its config and its make_kwargs
     (records from before make_kwargs existed had none)."""
-    return same_config(record["config"], run_config(env_id, seed)) and record.get("make_kwargs", {}) == (
-        run_make_kwargs(env_id)
+    return same_config(record["config"], run_config(env_id, seed, preset)) and record.get("make_kwargs", {}) == (
+        run_make_kwargs(env_id, preset)
     )
 
 
@@ -195,7 +206,7 @@ def same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
 
 def is_done(job: Job, steps: int) -> bool:
     path = eval_path(job.run_dir, steps)
-    return path.exists() and same_run(json.loads(path.read_text()), job.env_id, job.seed)
+    return path.exists() and same_run(json.loads(path.read_text()), job.env_id, job.seed, job.preset)
 
 
 CHECKPOINT_EVERY = 50
@@ -213,7 +224,7 @@ def interrupted_step(job: Job, config_dict: dict[str, Any], make_kwargs: dict[st
 
     if not (job.run_dir / CHECKPOINTS / checkpoint.LATEST).exists():
         return None
-    if not continues(job.env_id) and read_config_yaml(job.run_dir).get("total_steps") != todo[0]:
+    if not continues(job.env_id, job.preset) and read_config_yaml(job.run_dir).get("total_steps") != todo[0]:
         return None
     _, meta = checkpoint.load(job.run_dir / CHECKPOINTS)
     same = same_config(meta["config"], config_dict) and meta.get("make_kwargs", {}) == make_kwargs
@@ -250,8 +261,8 @@ def run_job(job: Job) -> str:
     from trpo.runs.run import CHECKPOINTS, RunOptions, resume, train
     from trpo.training.checkpoint import LATEST
 
-    config_dict = run_config(job.env_id, job.seed)
-    make_kwargs = run_make_kwargs(job.env_id)
+    config_dict = run_config(job.env_id, job.seed, job.preset)
+    make_kwargs = run_make_kwargs(job.env_id, job.preset)
     todo = [b for b in job.budgets if not is_done(job, b)]
     if not todo:
         return f"{job.env_id} seed {job.seed}: done already"
@@ -264,7 +275,7 @@ def run_job(job: Job) -> str:
             eval_episodes=job.eval_episodes,
             quiet=True,
             tensorboard=False,
-            preset_source=f"{job.env_id}.yaml",
+            preset_source=resolved(job.env_id, job.preset)[2],
             make_kwargs=make_kwargs,
         )
         resumed_from = interrupted_step(job, config_dict, make_kwargs, [steps])

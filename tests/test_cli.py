@@ -88,3 +88,35 @@ def test_make_kwargs_reach_the_envs_the_run_files_resume_and_eval(tmp_path):
     evaluated = trpo("eval", str(run), "--episodes", "2")
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["mean"] == 5
+
+
+def test_config_yaml_and_the_console_say_which_preset_or_family_applied(tmp_path, capsys):
+    from trpo.cli import main
+
+    # MountainCarContinuous-v0 has no preset: its Box actions give it the continuous family, whose
+    # values fill in what the flags leave (cg_iters, reward scaling); `none` keeps the defaults.
+    tiny = ["--num-envs", "1", "--n-steps", "64", "--critic-minibatch", "64", "--total-steps", "64"]
+    tiny += ["--eval-episodes", "1", "--hidden-sizes", "8"]
+    expected = {"family:continuous": (25, True), None: (10, False)}
+    for preset, (cg_iters, normalize_rewards) in expected.items():
+        run = tmp_path / str(preset)
+        flags = ["--quiet"] if preset else ["--preset", "none"]
+        capsys.readouterr()
+        assert main(["train", "MountainCarContinuous-v0", *tiny, *flags, "--run-dir", str(run)]) == 0
+        saved = yaml.safe_load((run / "config.yaml").read_text())
+        assert saved["preset"] == preset
+        assert (saved["config"]["cg_iters"], saved["config"]["normalize_rewards"]) == (cg_iters, normalize_rewards)
+        assert saved["config"]["n_steps"] == 64  # the flag wins over the family
+    # Without --quiet the start of the run says which preset applies.
+    assert "preset: none (the TRPOConfig defaults)" in capsys.readouterr().err
+    # --help names the family above the flags, whose defaults include it.
+    try:
+        main(["train", "MountainCarContinuous-v0", "--help"])
+    except SystemExit:
+        pass
+    captured = capsys.readouterr()
+    assert (
+        "preset: family:continuous (the defaults for Box actions; MountainCarContinuous-v0 has no tuned preset"
+        in captured.err
+    )
+    assert "--cg-iters INT" in captured.out and "(default: 25)" in captured.out

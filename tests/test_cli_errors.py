@@ -96,7 +96,10 @@ def test_bad_input_is_one_clear_message_and_exit_2(tmp_path):
 
 def test_env_fault_stops_with_the_env_and_step_after_saving_a_checkpoint(tmp_path):
     # 2 envs x 64 steps per iteration; the fault is at env step 100, in the second iteration.
+    # --preset none: the family lookup of `auto` makes one env to read its spaces, which would
+    # shift the instance numbers that choose the failing env (tests/faulty_envs.py).
     common = ["--num-envs", 2, "--n-steps", 64, "--critic-minibatch", 64, "--hidden-sizes", 8, "--quiet"]
+    common += ["--preset", "none"]
     faults = {
         "NaNReward": "returned a non-finite reward (nan) at its step 100.",
         "Raises": "raised RuntimeError in step() at its step 100: simulator exploded",
@@ -120,6 +123,7 @@ def test_env_fault_in_the_final_evaluation_keeps_the_training_and_names_trpo_eva
     # for the evaluation (in `trpo train` and again in `trpo eval`), raises at its step 30.
     run, env = tmp_path / "run", "faulty_envs:faulty/EvalRaises-v0"
     common = ["--num-envs", 2, "--n-steps", 64, "--critic-minibatch", 64, "--hidden-sizes", 8, "--quiet"]
+    common += ["--preset", "none"]  # no family lookup, which would make an env (see above)
     fault = f"error: env {env} raised RuntimeError in step() in evaluation episode 1 at its step 30: simulator exploded"
     code, out, err = finish(start("train", env, "--total-steps", 128, "--run-dir", run, *common))
     assert code == 1, err

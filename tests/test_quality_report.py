@@ -24,7 +24,7 @@ def write_eval(out, env_id, seed, steps, mean, config):
 
 
 def test_plan_runs_cheap_envs_seed_by_seed_then_humanoid_then_2m(tmp_path, monkeypatch):
-    monkeypatch.setattr(quality, "continues", lambda env_id: True)
+    monkeypatch.setattr(quality, "continues", lambda env_id, preset="auto": True)
     jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5", "Swimmer-v5"], [0, 1], tmp_path, 10)
     assert [(j.env_id, j.seed, j.budgets) for j in jobs] == [
         ("Swimmer-v5", 0, (1_000_000,)),
@@ -40,7 +40,7 @@ def test_plan_runs_cheap_envs_seed_by_seed_then_humanoid_then_2m(tmp_path, monke
 
 def test_a_2m_run_with_a_decayed_learning_rate_is_trained_from_scratch_in_its_own_directory(tmp_path, monkeypatch):
     # critic_lr_decay ties the schedule to the budget: the 2M run cannot continue the 1M agent.
-    monkeypatch.setattr(quality, "continues", lambda env_id: env_id != "Humanoid-v5")
+    monkeypatch.setattr(quality, "continues", lambda env_id, preset="auto": env_id != "Humanoid-v5")
     jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5"], [0], tmp_path, 10)
     assert [(j.env_id, j.budgets, j.run_dir.relative_to(tmp_path)) for j in jobs] == [
         ("Hopper-v5", (1_000_000,), Path("Hopper-v5/seed0")),
@@ -63,7 +63,7 @@ def test_a_2m_run_with_a_decayed_learning_rate_is_trained_from_scratch_in_its_ow
 
 def test_jobs_of_one_run_directory_never_share_a_phase(tmp_path, monkeypatch):
     # Parallel workers run a phase at once: Humanoid seed 0's 2M job must wait for its 1M job.
-    monkeypatch.setattr(quality, "continues", lambda env_id: True)
+    monkeypatch.setattr(quality, "continues", lambda env_id, preset="auto": True)
     jobs = quality.plan_jobs(["Hopper-v5", "Humanoid-v5"], [0, 1], tmp_path, 10)
     phases = quality.job_phases(jobs)
     assert [[(j.env_id, j.seed, j.budgets[-1]) for j in phase] for phase in phases] == [
@@ -92,7 +92,7 @@ def test_a_finished_budget_counts_only_for_the_same_make_kwargs(tmp_path, monkey
     job = quality.Job("Hopper-v5", 0, (1000,), tmp_path / "Hopper-v5" / "seed0", 10)
     write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, config)  # a record without make_kwargs: made with none
     assert quality.is_done(job, 1000)
-    monkeypatch.setattr(quality, "run_make_kwargs", lambda env_id: {"terminate_when_unhealthy": False})
+    monkeypatch.setattr(quality, "run_make_kwargs", lambda env_id, preset="auto": {"terminate_when_unhealthy": False})
     assert not quality.is_done(job, 1000)
     record = json.loads(quality.eval_path(job.run_dir, 1000).read_text())
     record["make_kwargs"] = {"terminate_when_unhealthy": False}
@@ -184,12 +184,12 @@ def test_a_cut_off_run_of_another_config_or_budget_starts_again(cut_off_run, mon
     job = cut_off_run
     changed = {**quality.run_config("CartPole-v1", 0), "max_kl": 0.02}
     with monkeypatch.context() as patch:
-        patch.setattr(quality, "run_config", lambda env_id, seed: changed)
+        patch.setattr(quality, "run_config", lambda env_id, seed, preset="auto": changed)
         assert quality.interrupted_step(job, changed, {}, [4096]) is None
     assert quality.interrupted_step(job, quality.run_config("CartPole-v1", 0), {}, [4096]) == 2048
     # With the critic's learning-rate decay (continues() False), a checkpoint aimed at another
     # budget is of another run: its schedule was for 4096 steps.
-    monkeypatch.setattr(quality, "continues", lambda env_id: False)
+    monkeypatch.setattr(quality, "continues", lambda env_id, preset="auto": False)
     assert quality.interrupted_step(job, quality.run_config("CartPole-v1", 0), {}, [3072]) is None
     shorter = quality.Job(job.env_id, job.seed, (3072,), job.run_dir, 10)
     quality.run_job(shorter)

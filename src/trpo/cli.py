@@ -2,7 +2,9 @@
 
 `trpo train ENV_ID` builds its flags from TRPOConfig's fields (with their docstrings as help).
 Values come, lowest first, from TRPOConfig's defaults, the env's preset, then the flags, so
-`trpo train Pendulum-v1 --help` shows the Pendulum preset as the defaults.
+`trpo train Pendulum-v1 --help` shows the Pendulum preset as the defaults. An env without a
+preset gets its family's defaults (continuous, discrete or image, from its spaces: trpo.presets);
+`--help` and the start of a run say which preset or family applies.
 
 Progress and tables go to stderr; the final result (JSON) goes to stdout, so it can be piped.
 """
@@ -71,7 +73,9 @@ class TrainArgs:
     run_dir: Path | None = None
     """where the run's files go (default: a new folder under runs/); with --seeds, the parent folder"""
     preset: str = presets.AUTO
-    """'auto' (the env's preset if there is one), 'none', a preset name, or a YAML file"""
+    """'auto' (the env's preset if there is one, else its family from its spaces), 'family' (the
+    env's family even if it has a preset), 'family:continuous', 'family:discrete', 'family:image',
+    'none' (the plain defaults), a preset name, or a YAML file"""
     seeds: str | None = None
     """comma-separated seeds or ranges, e.g. 0,1,2 or 0-15: one run per seed under --run-dir (replaces
     --seed); Gymnasium envs train them in parallel processes, gymnax:/brax: envs all in one compiled program"""
@@ -226,9 +230,13 @@ def cmd_train(argv: list[str]) -> int:
         values, source = presets.resolve(preset_name, env_id)
         values, preset_make_kwargs = presets.split_make_kwargs(values, source=f"preset {source}")
         base = TRPOConfig.from_dict(values, source=f"preset {source}")
+    if env_id is not None and ("-h" in argv or "--help" in argv):
+        err.print(presets.describe(source, env_id) + "; the defaults below include it")
     base = _apply_envs_per_worker(argv, base)
     defaults = TrainArgs(env_id=env_id or "", config=base, make_kwargs=presets.format_make_kwargs(preset_make_kwargs))
     args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train")
+    if not args.quiet:
+        err.print(presets.describe(source, args.env_id), soft_wrap=True)
     if is_jax_env_id(args.env_id):
         return _train_compiled(args, source)
     config = args.config
@@ -367,6 +375,11 @@ def cmd_presets(argv: list[str]) -> int:
         out.print(f"[bold cyan]{name}[/]  {', '.join(shown)}", soft_wrap=True)
         source = " ".join(line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#"))
         out.print(f"  [dim]{source}[/]", soft_wrap=True)
+    out.print("\n[bold]Families[/] (`--preset auto` for an env without a preset, from its spaces):")
+    for family, file in presets.FAMILIES.items():
+        values = presets.read_yaml(presets.family_path(family))
+        shown = [f"[bold]{k}={v}[/]" if defaults.get(k) != v else f"{k}={v}" for k, v in values.items()]
+        out.print(f"[bold cyan]{presets.FAMILY}:{family}[/]  {', '.join(shown)}  [dim]({file})[/]", soft_wrap=True)
     return 0
 
 
