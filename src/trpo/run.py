@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.console import Console
 
 from trpo import __version__
 from trpo.agent import TRPO
@@ -31,6 +32,7 @@ from trpo.envs import EnvError, EnvFault
 from trpo.evaluation import EvaluationFault
 from trpo.interrupt import StopOnSignal, TrainingInterrupted
 from trpo.logger import METRICS_CSV, Logger, truncate_metrics
+from trpo.presets import describe
 
 CONFIG_YAML = "config.yaml"
 SUMMARY_JSON = "summary.json"
@@ -150,6 +152,9 @@ def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any
     setup_s = time.perf_counter() - start
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_yaml(run_dir, env_id, config, options)
+    if not options.quiet:
+        # Once the env is made: a bad env or space is then the only line on stderr.
+        Console(stderr=True, highlight=False).print(describe(options.preset_source, env_id), soft_wrap=True)
     return _train_and_summarise(agent, run_dir, options, setup_s=setup_s)
 
 
