@@ -235,8 +235,6 @@ def cmd_train(argv: list[str]) -> int:
     base = _apply_envs_per_worker(argv, base)
     defaults = TrainArgs(env_id=env_id or "", config=base, make_kwargs=presets.format_make_kwargs(preset_make_kwargs))
     args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train")
-    if not args.quiet:
-        err.print(presets.describe(source, args.env_id), soft_wrap=True)
     if is_jax_env_id(args.env_id):
         return _train_compiled(args, source)
     config = args.config

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.console import Console
 
 from trpo.config import TRPOConfig
 from trpo.envs.errors import EnvError, EnvFault
 from trpo.runs.console import ProgressDisplay
+from trpo.runs.presets import describe
 from trpo.training.agent import TRPO
 from trpo.training.checkpoint import LATEST, CheckpointDir, write_atomic
 from trpo.training.evaluation import DEFAULT_EVAL_SEED, EvaluationFault
@@ -161,6 +163,9 @@ def train(env_id: str, config: TRPOConfig, options: RunOptions) -> dict[str, Any
     setup_s = time.perf_counter() - start
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_yaml(run_dir, env_id, config, options)
+    if not options.quiet:
+        # Once the env is made: a bad env or space is then the only line on stderr.
+        Console(stderr=True, highlight=False).print(describe(options.preset_source, env_id), soft_wrap=True)
     return _train_and_summarise(agent, run_dir, options, setup_s=setup_s)
 
 
