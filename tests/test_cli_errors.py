@@ -4,32 +4,10 @@ side, since each process pays the JAX import."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
+from cli_process import finish, start
 from trpo.training.checkpoint import load
-
-TESTS = Path(__file__).parent
-
-
-def start(*args, cwd=None):
-    pythonpath = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": pythonpath, "COLUMNS": "300"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "trpo.cli", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-
-
-def finish(process, timeout=300):
-    out, err = process.communicate(timeout=timeout)
-    return process.returncode, out, " ".join(err.replace("│", " ").split())  # undo rich's wrapping and boxes
 
 
 def test_bad_input_is_one_clear_message_and_exit_2(tmp_path):

@@ -3,10 +3,7 @@ trains; workers of two commands share one SQLite study without running a trial t
 no complete trial with a partial value; bad input is one clear error."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,28 +11,12 @@ import optuna
 import pytest
 import yaml
 
+from cli_process import finish, start
 from trpo.tune.study import FAIL_REASON, INTERRUPTED, default_storage
 
 pytestmark = pytest.mark.slow
 
 SPACE = "max_kl: {low: 0.002, high: 0.05, log: true}\ngamma: {choices: [0.95, 0.99]}\n"
-
-
-def start(*args, cwd=None):
-    env = {**os.environ, "COLUMNS": "300"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "trpo.cli", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-
-
-def finish(process, timeout=600):
-    out, err = process.communicate(timeout=timeout)
-    return process.returncode, out, " ".join(err.replace("│", " ").split())
 
 
 def small_space(tmp_path: Path) -> Path:
