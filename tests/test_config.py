@@ -119,5 +119,6 @@ def test_preset_yaml_that_does_not_parse_or_has_unknown_keys(tmp_path):
     listed.write_text("- max_kl\n")
     with pytest.raises(ConfigError, match="must be a mapping of config fields, got list"):
         presets.resolve(str(listed), "CartPole-v1")
-    with pytest.raises(ConfigError, match=r"unknown preset 'nope': use 'auto', 'none', a YAML file, or one of: "):
+    unknown = r"unknown preset 'nope': use 'auto', 'none', 'family', 'family:continuous', .*a YAML file, or one of: "
+    with pytest.raises(ConfigError, match=unknown):
         presets.resolve("nope", "CartPole-v1")

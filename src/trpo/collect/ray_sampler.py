@@ -222,9 +222,20 @@ class RaySampler:
         }
 
     def rng_state(self) -> list[dict[str, Any]]:
+        """The workers' noise-generator states. A worker that has died keeps its last known state
+        here: the next collect() replaces it, and its replacement draws a stream of its own."""
         if self.workers:
-            self._rng_states = self._ray.get([worker.rng_state.remote() for worker in self.workers])
+            try:
+                self._rng_states = self._ray.get([worker.rng_state.remote() for worker in self.workers])
+            except self._ray.exceptions.RayActorError:
+                self._rng_states = [self._state_or_last(group) for group in range(len(self.workers))]
         return self._rng_states
+
+    def _state_or_last(self, group: int) -> dict[str, Any]:
+        try:
+            return self._ray.get(self.workers[group].rng_state.remote())
+        except self._ray.exceptions.RayActorError:
+            return self._rng_states[group]
 
     def load_rng_state(self, states: list[dict[str, Any]]) -> None:
         """Continue the saved noise streams (ignored if they were saved with another number of groups)."""
