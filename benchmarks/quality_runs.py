@@ -37,15 +37,20 @@ COLUMNS = [
 have no eval std, wall time or commit)."""
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of the file, with numbers and the config parsed; [] when there is no file."""
+def read_csv(path: Path, columns: list[str], what: str) -> list[dict[str, str]]:
+    """The rows of a CSV file that must have exactly `columns` ([] when there is no file)."""
     if not Path(path).exists():
         return []
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames != COLUMNS:
-            raise ValueError(f"{path} has columns {reader.fieldnames}, expected {COLUMNS}: it is not a runs file")
-        return [parse(row) for row in reader]
+        if reader.fieldnames != columns:
+            raise ValueError(f"{path} has columns {reader.fieldnames}, expected {columns}{what}")
+        return list(reader)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of the file, with numbers and the config parsed; [] when there is no file."""
+    return [parse(row) for row in read_csv(path, COLUMNS, ": it is not a runs file")]
 
 
 def parse(row: dict[str, str]) -> dict[str, Any]:
@@ -144,13 +149,7 @@ recorded."""
 
 
 def read_ablations(path: Path) -> list[dict[str, str]]:
-    if not Path(path).exists():
-        return []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames != ABLATION_COLUMNS:
-            raise ValueError(f"{path} has columns {reader.fieldnames}, expected {ABLATION_COLUMNS}")
-        return list(reader)
+    return read_csv(path, ABLATION_COLUMNS, "")
 
 
 def merge_ablations(path: Path, new: list[dict[str, Any]]) -> list[dict[str, str]]:
