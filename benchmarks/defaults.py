@@ -22,7 +22,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +35,13 @@ from trpo.runs import presets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402  (benchmarks/quality.py: the runs, their resumability, the published MuJoCo numbers)
+import quality_runs  # noqa: E402
 
 ROOT = quality.ROOT
 OUT = ROOT / "benchmarks" / "out" / "defaults"
 SWEEP = ROOT / "benchmarks" / "out" / "sweep"
 RESULTS = ROOT / "docs" / "results-defaults.md"
-TUNED = ROOT / "docs" / "results.md"
+TUNED = ROOT / "docs" / "results-runs.csv"
 NOTES = Path(__file__).resolve().parent / "defaults_notes.md"
 PRESET = "family"
 M = quality.M
@@ -94,16 +94,14 @@ def plan_jobs(envs: list[str], seeds: list[int], out: Path) -> list[quality.Job]
 
 
 def tuned_results(path: Path = TUNED) -> dict[str, tuple[float, float, int]]:
-    """env -> (mean, std, seeds) of the tuned presets at 1M steps, read from docs/results.md's
-    table (rows like `| Hopper-v5 | 1M | **3439.5 ± 129.5** (3418.2, 3292.3, 3607.6; 3 seeds) |`)."""
-    if not path.exists():
-        return {}
-    row = re.compile(r"^\| (\S+) \| 1M \| \*\*(-?[\d.]+) ± ([\d.]+)\*\* \(([^;]*); (\d+) seeds?\)")
+    """env -> (mean, std (population), seeds) of the tuned presets at 1M steps: the runs behind
+    docs/results.md, from its runs file (quality_runs), made with each env's current preset."""
+    rows = quality_runs.read_rows(path)
     found = {}
-    for line in path.read_text().splitlines():
-        match = row.match(line)
-        if match:
-            found[match[1]] = (float(match[2]), float(match[3]), int(match[5]))
+    for env_id in sorted({r["env_id"] for r in rows}):
+        scores = [r["eval_mean"] for r in quality.collect(env_id, quality.SEEDS, quality.M, rows)]
+        if scores:
+            found[env_id] = (float(np.mean(scores)), float(np.std(scores)), len(scores))
     return found
 
 
