@@ -43,3 +43,28 @@ def test_state_arrays_round_trip_exactly():
     assert leaves_equal(restored, agent.train_state)
     assert restored.obs_stats.mean.dtype == np.float64 and float(restored.reward_stats.returns.count) == 128
     agent.close()
+
+
+def test_the_update_sees_the_batch_as_the_collector_normalised_it():
+    """pi_old must be the policy that collected the batch: train_step hands the update the
+    observations normalised with the statistics the sampler acted with, then takes the batch
+    into the statistics for the next iteration."""
+    from trpo.learning.normalization import update_stats
+    from trpo.training.train_step import train_step
+
+    agent = TRPO("Pendulum-v1", TINY).learn(64)  # statistics of one batch, not the initial ones
+    acting = agent.normalizer
+    raw = agent.sampler.collect(agent._actor_np, acting)
+    seen = {}
+
+    def spy(learner, batch, lr_scale):
+        seen["batch"] = batch
+        return agent.learner.update(learner, batch, lr_scale)
+
+    state, _ = train_step(agent.train_state, raw, agent.config, spy)
+    np.testing.assert_array_equal(seen["batch"].obs, acting(raw.obs))
+    np.testing.assert_array_equal(seen["batch"].last_obs, acting(raw.last_obs))
+    expected = update_stats(agent.train_state.obs_stats, raw.obs["vector"] if isinstance(raw.obs, dict) else raw.obs)
+    np.testing.assert_array_equal(state.obs_stats.mean, expected.mean)
+    assert not np.array_equal(state.obs_stats.mean, agent.train_state.obs_stats.mean)
+    agent.close()

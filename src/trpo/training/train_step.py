@@ -99,16 +99,19 @@ def train_step(
 ) -> tuple[TrainState, dict[str, Any]]:
     """One iteration's learning from a raw batch (observations as the envs gave them).
 
-    Observation and reward statistics take in this batch before the update uses it (as in
-    OpenAI Baselines): the policy step and the critic see the batch normalised one way. Returns
-    the new state and the update's statistics (train/*, train/skipped among them)."""
+    The batch's observations are normalised with the statistics the collector acted with (those
+    from before this batch), so pi_old in the policy step is the policy that collected the batch
+    (SB3 stores observations as normalised at collection time); the statistics take in the batch
+    afterwards, for the next one. Rewards are scaled by the return statistics with this batch
+    taken in. Returns the new state and the update's statistics (train/*, train/skipped among
+    them)."""
     obs_stats, reward_stats = state.obs_stats, state.reward_stats
-    if config.normalize_obs and np.shape(obs_stats.mean) != (0,):
-        obs_stats = update_stats(obs_stats, vector_part(raw.obs), xp)
     if config.normalize_rewards:
         ends = raw.terminated | raw.truncated
         reward_stats = update_reward_stats(reward_stats, raw.rewards, ends, config.gamma, xp)
     batch = normalize_batch(obs_stats, reward_stats, raw, config, xp)
+    if config.normalize_obs and np.shape(obs_stats.mean) != (0,):
+        obs_stats = update_stats(obs_stats, vector_part(raw.obs), xp)
     lr_scale = linear_decay(state.global_step, state.lr_horizon, xp) if config.critic_lr_decay else 1.0
     learner, stats = update(state.learner, batch, lr_scale)
     skipped = xp.asarray(stats["train/skipped"]).astype(state.skipped_updates.dtype)
