@@ -216,6 +216,30 @@ def test_resumed_compiled_run_continues_on_the_compiled_path_as_if_uninterrupted
     assert summary["compiled"]["resumed_from"] == 128 and summary["total_steps"] == 256
 
 
+def test_compiled_evaluation_equals_the_gymnasium_evaluation_of_the_same_checkpoint(tmp_path):
+    """One evaluation, two executors: the compiled run's final evaluation (Program.evaluate, all
+    episodes in one vmapped scan) gives exactly the returns that TRPO.load(...).evaluate (the host
+    loop of trpo.training.evaluation.play_episodes, on the same env wrapped for Gymnasium) gives
+    for the same checkpoint: episode i keyed by EVAL_SEED + i, deterministic actions, the final
+    observation statistics, raw undiscounted returns."""
+    from trpo.cli import main
+    from trpo.training.agent import TRPO
+
+    flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
+    flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "6", "--quiet", "--preset", "none"]
+    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "256", "--run-dir", str(tmp_path), *flags]) == 0
+    compiled = json.loads((tmp_path / "summary.json").read_text())["eval"]
+    agent = TRPO.load(tmp_path / "checkpoints")
+    gymnasium = agent.evaluate(episodes=6)
+    agent.close()
+    assert gymnasium["std"] > 0  # episodes of different lengths: the comparison is not trivial
+    assert (gymnasium["mean"], gymnasium["std"], gymnasium["episodes"]) == (
+        compiled["mean"],
+        compiled["std"],
+        compiled["episodes"],
+    )
+
+
 def test_compiled_path_refuses_the_fields_it_cannot_honour(tmp_path):
     from trpo.cli import main
 
