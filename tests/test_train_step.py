@@ -45,10 +45,13 @@ def test_state_arrays_round_trip_exactly():
     agent.close()
 
 
-def test_the_update_sees_the_batch_as_the_collector_normalised_it():
-    """pi_old must be the policy that collected the batch: train_step hands the update the
-    observations normalised with the statistics the sampler acted with, then takes the batch
-    into the statistics for the next iteration."""
+def test_pi_old_in_the_update_is_the_policy_that_collected_the_batch():
+    """The statistics take the batch in before the update, and the networks absorb the change:
+    the actor the update starts from, on the batch as the update sees it, gives the distribution
+    the sampler acted with (the old actor on the observations as the acting normaliser produced
+    them); the critic likewise gives the values of the old critic. The statistics afterwards
+    are the old ones with the batch folded in."""
+    from trpo.learning.networks import actor_forward, critic_forward
     from trpo.learning.normalization import update_stats
     from trpo.training.train_step import train_step
 
@@ -58,13 +61,19 @@ def test_the_update_sees_the_batch_as_the_collector_normalised_it():
     seen = {}
 
     def spy(learner, batch, lr_scale):
-        seen["batch"] = batch
+        seen["learner"], seen["batch"] = learner, batch
         return agent.learner.update(learner, batch, lr_scale)
 
+    old = agent.train_state.learner
     state, _ = train_step(agent.train_state, raw, agent.config, spy)
-    np.testing.assert_array_equal(seen["batch"].obs, acting(raw.obs))
-    np.testing.assert_array_equal(seen["batch"].last_obs, acting(raw.last_obs))
-    expected = update_stats(agent.train_state.obs_stats, raw.obs["vector"] if isinstance(raw.obs, dict) else raw.obs)
+    new_obs, old_obs = seen["batch"].obs, acting(raw.obs)
+    assert np.abs(new_obs - old_obs).max() > 0.05  # the statistics moved: the test is not trivial
+    assert np.abs(old_obs).max() < agent.config.obs_clip  # no clipping: the rewrite is exact here
+    for forward, new_params, old_params in (
+        (lambda p, o: actor_forward(p, o)[0], seen["learner"].actor, old.actor),
+        (critic_forward, seen["learner"].critic, old.critic),
+    ):
+        np.testing.assert_allclose(forward(new_params, new_obs), forward(old_params, old_obs), rtol=1e-4, atol=1e-5)
+    expected = update_stats(agent.train_state.obs_stats, raw.obs)
     np.testing.assert_array_equal(state.obs_stats.mean, expected.mean)
-    assert not np.array_equal(state.obs_stats.mean, agent.train_state.obs_stats.mean)
     agent.close()

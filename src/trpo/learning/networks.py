@@ -79,6 +79,25 @@ def mlp(layers: list[Params], x: Any, xp: Any = jnp) -> Any:
     return x @ layers[-1]["w"] + layers[-1]["b"]
 
 
+def rescale_vector_inputs(params: Params, old_mean: Any, old_std: Any, new_mean: Any, new_std: Any) -> Params:
+    """The same network for inputs normalised with new statistics: the first MLP layer's rows
+    that read the observation vector (the last rows; CNN features come first) absorb the change,
+    so that for every raw x, layer((x - new_mean) / new_std) == layer((x - old_mean) / old_std)
+    (exact up to rounding where neither normalisation clips). With z_old = (new_std * z_new +
+    new_mean - old_mean) / old_std: W' = diag(new_std / old_std) W and b' = b + ((new_mean -
+    old_mean) / old_std) W. Keeps the policy that collected a batch unchanged when the statistics
+    take the batch in (trpo.training.train_step), as PopArt does for a value head's outputs."""
+    first = params["mlp"][0]
+    w, b = first["w"], first["b"]
+    d = np.shape(old_mean)[-1]
+    vector_rows = w[w.shape[0] - d :]
+    ratio = jnp.asarray(new_std / old_std, w.dtype)
+    shift = jnp.asarray((new_mean - old_mean) / old_std, w.dtype)
+    w = jnp.concatenate([w[: w.shape[0] - d], vector_rows * ratio[:, None]], axis=0)
+    b = b + shift @ vector_rows
+    return {**params, "mlp": [{**first, "w": w, "b": b}, *params["mlp"][1:]]}
+
+
 def _conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
     return math.ceil(size / stride) if padding == "SAME" else (size - kernel) // stride + 1
 

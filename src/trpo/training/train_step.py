@@ -20,7 +20,9 @@ import numpy as np
 from trpo.config import TRPOConfig
 from trpo.learning.batch import Batch
 from trpo.learning.learner import LearnerState
+from trpo.learning.networks import rescale_vector_inputs
 from trpo.learning.normalization import (
+    EPSILON,
     RewardStats,
     RunningStats,
     init_reward_stats,
@@ -94,26 +96,48 @@ def normalize_batch(stats: RunningStats, reward_stats: RewardStats, raw: Batch, 
     return raw._replace(obs=obs(raw.obs), rewards=rewards, final_obs=obs(raw.final_obs), last_obs=obs(raw.last_obs))
 
 
+def keep_networks_under_new_statistics(
+    learner: LearnerState, old: RunningStats, new: RunningStats, xp: Any = np
+) -> LearnerState:
+    """The actor and the critic rewritten for observations normalised with `new` instead of
+    `old`, computing the same outputs (networks.rescale_vector_inputs). Before any data the
+    statistics (0 and 1) are a placeholder, not a normalisation the networks have learnt under:
+    the first batch replaces them and the networks keep their weights (an initial actor's output
+    hardly depends on its input, its head is scaled by 0.01). Rescaling then would shrink or blow
+    up the initial weights by the raw observations' scale: CartPole's defaults, seed 0, ended at
+    138 instead of 500."""
+    seen = old.count > 0
+    old_mean = xp.where(seen, old.mean, new.mean)
+    old_std = xp.sqrt(xp.where(seen, old.var, new.var) + EPSILON)
+    new_std = xp.sqrt(new.var + EPSILON)
+
+    def rescale(params):
+        return rescale_vector_inputs(params, old_mean, old_std, new.mean, new_std)
+
+    return learner._replace(actor=rescale(learner.actor), critic=rescale(learner.critic))
+
+
 def train_step(
     state: TrainState, raw: Batch, config: TRPOConfig, update: Update, xp: Any = np
 ) -> tuple[TrainState, dict[str, Any]]:
     """One iteration's learning from a raw batch (observations as the envs gave them).
 
-    The batch's observations are normalised with the statistics the collector acted with (those
-    from before this batch), so pi_old in the policy step is the policy that collected the batch
-    (SB3 stores observations as normalised at collection time); the statistics take in the batch
-    afterwards, for the next one. Rewards are scaled by the return statistics with this batch
-    taken in. Returns the new state and the update's statistics (train/*, train/skipped among
-    them)."""
-    obs_stats, reward_stats = state.obs_stats, state.reward_stats
+    The observation statistics take in the batch first and the batch is normalised with them,
+    so the update (and the next rollout) work in one normalisation; the first layers of the actor
+    and the critic absorb the change of statistics (networks.rescale_vector_inputs), so that pi_old
+    in the policy step is exactly the policy that collected the batch and the critic is the one
+    that valued it. Rewards are scaled by the return statistics with this batch taken in. Returns
+    the new state and the update's statistics (train/*, train/skipped among them)."""
+    obs_stats, reward_stats, learner = state.obs_stats, state.reward_stats, state.learner
     if config.normalize_rewards:
         ends = raw.terminated | raw.truncated
         reward_stats = update_reward_stats(reward_stats, raw.rewards, ends, config.gamma, xp)
-    batch = normalize_batch(obs_stats, reward_stats, raw, config, xp)
     if config.normalize_obs and np.shape(obs_stats.mean) != (0,):
         obs_stats = update_stats(obs_stats, vector_part(raw.obs), xp)
+        learner = keep_networks_under_new_statistics(learner, state.obs_stats, obs_stats, xp)
+    batch = normalize_batch(obs_stats, reward_stats, raw, config, xp)
     lr_scale = linear_decay(state.global_step, state.lr_horizon, xp) if config.critic_lr_decay else 1.0
-    learner, stats = update(state.learner, batch, lr_scale)
+    learner, stats = update(learner, batch, lr_scale)
     skipped = xp.asarray(stats["train/skipped"]).astype(state.skipped_updates.dtype)
     state = TrainState(
         learner=learner,
