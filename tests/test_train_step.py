@@ -45,35 +45,42 @@ def test_state_arrays_round_trip_exactly():
     agent.close()
 
 
-def test_pi_old_in_the_update_is_the_policy_that_collected_the_batch():
-    """The statistics take the batch in before the update, and the networks absorb the change:
-    the actor the update starts from, on the batch as the update sees it, gives the distribution
-    the sampler acted with (the old actor on the observations as the acting normaliser produced
-    them); the critic likewise gives the values of the old critic. The statistics afterwards
-    are the old ones with the batch folded in."""
+@pytest.mark.parametrize("exact", [False, True])
+def test_pi_old_in_the_update_with_and_without_exact_pi_old(exact):
+    """The statistics take the batch in before the update, which sees the batch normalised with
+    them. With exact_pi_old the networks absorb the change: the actor the update starts from, on
+    the batch as the update sees it, gives the distribution the sampler acted with (the old actor
+    on the observations as the acting normaliser produced them), and the critic the old values.
+    Without it the update starts from the old networks unchanged (OpenAI Baselines' order)."""
     from trpo.learning.networks import actor_forward, critic_forward
-    from trpo.learning.normalization import update_stats
+    from trpo.learning.normalization import normalize, update_stats
     from trpo.training.train_step import train_step
 
-    agent = TRPO("Pendulum-v1", TINY).learn(64)  # statistics of one batch, not the initial ones
+    config = TINY.replace(exact_pi_old=exact)
+    agent = TRPO("Pendulum-v1", config).learn(64)  # statistics of one batch, not the initial ones
     acting = agent.normalizer
     raw = agent.sampler.collect(agent._actor_np, acting)
     seen = {}
 
-    def spy(learner, batch, lr_scale):
+    def spy(learner, batch, lr_scale, **kwargs):
         seen["learner"], seen["batch"] = learner, batch
-        return agent.learner.update(learner, batch, lr_scale)
+        return agent.learner.update(learner, batch, lr_scale, **kwargs)
 
     old = agent.train_state.learner
-    state, _ = train_step(agent.train_state, raw, agent.config, spy)
+    state, _ = train_step(agent.train_state, raw, config, spy)
+    expected = update_stats(agent.train_state.obs_stats, raw.obs)
+    np.testing.assert_array_equal(state.obs_stats.mean, expected.mean)
     new_obs, old_obs = seen["batch"].obs, acting(raw.obs)
+    np.testing.assert_array_equal(new_obs, normalize(expected, raw.obs, config.obs_clip))
     assert np.abs(new_obs - old_obs).max() > 0.05  # the statistics moved: the test is not trivial
-    assert np.abs(old_obs).max() < agent.config.obs_clip  # no clipping: the rewrite is exact here
+    assert np.abs(old_obs).max() < config.obs_clip  # no clipping: the rewrite is exact here
+    if not exact:
+        assert leaves_equal(seen["learner"], old)
+        agent.close()
+        return
     for forward, new_params, old_params in (
         (lambda p, o: actor_forward(p, o)[0], seen["learner"].actor, old.actor),
         (critic_forward, seen["learner"].critic, old.critic),
     ):
         np.testing.assert_allclose(forward(new_params, new_obs), forward(old_params, old_obs), rtol=1e-4, atol=1e-5)
-    expected = update_stats(agent.train_state.obs_stats, raw.obs)
-    np.testing.assert_array_equal(state.obs_stats.mean, expected.mean)
     agent.close()

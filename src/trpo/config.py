@@ -80,6 +80,11 @@ class TRPOConfig:
     """normalise observations by a running mean and variance"""
     obs_clip: float = 10.0
     """clip normalised observations to [-obs_clip, obs_clip] (inf: no clipping)"""
+    exact_pi_old: bool = False
+    """when the observation statistics take in a batch, rewrite the first layers of the actor and
+    critic so they compute the same outputs (pi_old is then exactly the policy that collected the
+    batch); off: pi_old is the actor on the batch renormalised (OpenAI Baselines). Off measured
+    better at 1M so far (docs/results.md)"""
     normalize_rewards: bool = False
     """divide rewards by the running std of the discounted return (SB3 VecNormalize, Tianshou rew_norm)"""
     reward_clip: float = 10.0

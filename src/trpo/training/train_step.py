@@ -123,18 +123,27 @@ def train_step(
     """One iteration's learning from a raw batch (observations as the envs gave them).
 
     The observation statistics take in the batch first and the batch is normalised with them,
-    so the update (and the next rollout) work in one normalisation; the first layers of the actor
-    and the critic absorb the change of statistics (networks.rescale_vector_inputs), so that pi_old
-    in the policy step is exactly the policy that collected the batch and the critic is the one
-    that valued it. Rewards are scaled by the return statistics with this batch taken in. Returns
-    the new state and the update's statistics (train/*, train/skipped among them)."""
+    so the update and the next rollout work in one normalisation (as in OpenAI Baselines). pi_old
+    in the policy step is then the actor on the batch so renormalised, not exactly the policy that
+    collected it; with `exact_pi_old` the first layers of the actor and the critic absorb the
+    change of statistics (networks.rescale_vector_inputs), so that pi_old is exactly the collecting
+    policy and the critic the one that valued the batch. Rewards are scaled by the return
+    statistics with this batch taken in. Returns the new state and the update's statistics
+    (train/*, train/skipped among them).
+
+    Measured at 1M steps (presets, final deterministic eval, seed 0): Hopper-v5 3419 without,
+    1243 with `exact_pi_old`; Walker2d-v5 5318 and 4538. A third order, normalising the batch
+    with the statistics from before it and folding it in afterwards (pi_old exact, but the updated
+    policy then acts under statistics it was not optimised for), gave Hopper 1824 and 3666 (seeds
+    0, 1; 3419 and 3293 without) and Walker2d 4382 and 1050 (5318 and 5366)."""
     obs_stats, reward_stats, learner = state.obs_stats, state.reward_stats, state.learner
     if config.normalize_rewards:
         ends = raw.terminated | raw.truncated
         reward_stats = update_reward_stats(reward_stats, raw.rewards, ends, config.gamma, xp)
     if config.normalize_obs and np.shape(obs_stats.mean) != (0,):
         obs_stats = update_stats(obs_stats, vector_part(raw.obs), xp)
-        learner = keep_networks_under_new_statistics(learner, state.obs_stats, obs_stats, xp)
+        if config.exact_pi_old:
+            learner = keep_networks_under_new_statistics(learner, state.obs_stats, obs_stats, xp)
     batch = normalize_batch(obs_stats, reward_stats, raw, config, xp)
     lr_scale = linear_decay(state.global_step, state.lr_horizon, xp) if config.critic_lr_decay else 1.0
     learner, stats = update(learner, batch, lr_scale)
