@@ -2,8 +2,7 @@
 
 Each iteration is collect then trpo.training.train_step.train_step, inside `lax.scan`:
 1. trpo.collect.jax_sampler.collect: `n_steps` steps of `num_envs` envs, acting with
-   observations normalised by the statistics from before this batch (as the NumPy Sampler does;
-   train_step rewrites the networks' first layers when the statistics take the batch in);
+   observations normalised by the statistics from before this batch (as the NumPy Sampler does);
 2. `train_step`, the same function the Gymnasium path calls: statistics, normalisation, reward
    scaling, the critic's schedule, trpo.learning.learner.update, counters, here in float32 JAX.
 
