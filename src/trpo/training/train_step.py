@@ -131,8 +131,9 @@ def train_step(
     statistics with this batch taken in. Returns the new state and the update's statistics
     (train/*, train/skipped among them).
 
-    Measured at 1M steps (presets, final deterministic eval, seed 0): Hopper-v5 3419 without,
-    1243 with `exact_pi_old`; Walker2d-v5 5318 and 4538. A third order, normalising the batch
+    Measured at 1M steps (presets, final deterministic eval, seeds 0 and 1): Hopper-v5 3419 and
+    3293 without, 1243 and 2727 with `exact_pi_old`; Walker2d-v5 5318 and 5366 without, 4538 and
+    4347 with (docs/results.md, "pi_old and the observation statistics"). A third order, normalising the batch
     with the statistics from before it and folding it in afterwards (pi_old exact, but the updated
     policy then acts under statistics it was not optimised for), gave Hopper 1824 and 3666 (seeds
     0, 1; 3419 and 3293 without) and Walker2d 4382 and 1050 (5318 and 5366)."""
