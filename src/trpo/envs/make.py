@@ -10,6 +10,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from trpo.envs import partial  # noqa: F401 (registers trpo/CartPoleNoVel-v1 and trpo/PendulumNoVel-v1)
 from trpo.envs.errors import EnvError
 
 EnvFactory = Callable[[], gym.Env]
