@@ -74,6 +74,12 @@ class TRPOConfig:
     cnn: Literal["nature", "small"] = "nature"
     """CNN for image observations: 'nature' (Mnih et al. 2015, for 84x84 frames) or 'small' (3x3
     convolutions, for images of a few pixels)"""
+    recurrent: Literal["none", "lstm", "gru"] = "none"
+    """recurrent core of actor and critic, between the observation encoder and the MLP: 'lstm' or
+    'gru' for partially observed envs (trained on whole rollouts, docs/recurrent.md), 'none' for
+    feed-forward networks. Local sampler only"""
+    recurrent_size: int = 64
+    """units of the recurrent core (with recurrent lstm or gru)"""
     log_std_init: float = 0.0
     """initial log standard deviation of a Gaussian policy (state-independent)"""
     normalize_obs: bool = True
@@ -140,6 +146,7 @@ def validate(c: TRPOConfig) -> None:
         "critic_epochs",
         "critic_minibatch",
         "fisher_subsample",
+        "recurrent_size",
     ):
         value = getattr(c, name)
         need(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "must be a positive integer")
@@ -177,6 +184,19 @@ def validate(c: TRPOConfig) -> None:
         "must be positive integers, e.g. 64 64 (none for a linear head)",
     )
     need(c.cnn in ("nature", "small"), "cnn", "must be 'nature' or 'small'")
+    need(c.recurrent in ("none", "lstm", "gru"), "recurrent", "must be 'none', 'lstm' or 'gru'")
+    if c.recurrent != "none":
+        need(
+            c.sampler == "local",
+            "sampler",
+            "must be 'local' with recurrent lstm or gru: the Ray sampler does not carry the recurrent state "
+            "yet. Fix: --sampler local (it takes --workers too)",
+        )
+        need(
+            c.fisher_subsample <= c.num_envs,
+            "fisher_subsample",
+            f"must be <= num_envs={c.num_envs} with a recurrent policy (the Fisher uses every k-th env's sequence)",
+        )
     need(
         c.critic_minibatch <= c.batch_size,
         "critic_minibatch",

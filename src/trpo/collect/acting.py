@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from trpo.learning.distributions import DiagGaussian, Distribution
-from trpo.learning.networks import acting_forward
+from trpo.learning.networks import acting_critic_state, acting_forward, acting_step
 from trpo.learning.normalization import ObservationNormalizer
+from trpo.learning.recurrent import reset, state_size
 
 
 class RolloutActor:
@@ -75,3 +76,46 @@ class RolloutActor:
         # action = mean + std * noise
         np.multiply(self.noise[t], self.std, out=out)
         np.add(out, mean, out=out)
+
+
+class RecurrentMemory:
+    """The recurrent state of every env between steps, kept by the sampler across rollouts:
+    the actor's and the critic's core states [N, S], and whether each env's next observation
+    begins an episode (then both states are reset to 0 before it)."""
+
+    def __init__(self, acting_params: Any, num_envs: int):
+        core = acting_params["core"]
+        size = state_size(core.kind, core.wh.shape[0])
+        self.actor = np.zeros((num_envs, size), np.float32)
+        self.critic = np.zeros((num_envs, size), np.float32)
+        self.starts = np.ones(num_envs, bool)
+
+    def fits(self, acting_params: Any) -> bool:
+        core = acting_params["core"]
+        return self.actor.shape[1] == state_size(core.kind, core.wh.shape[0])
+
+
+class RecurrentRolloutActor:
+    """Acts with a recurrent actor for the env rows `rows` of `memory`: resets the states where an
+    episode starts, steps the actor's core (and the critic's, so the next rollout knows its
+    state), samples the actions."""
+
+    def __init__(
+        self,
+        acting_params: Any,
+        dist: Distribution,
+        normalizer: ObservationNormalizer,
+        rng: np.random.Generator,
+        memory: RecurrentMemory,
+        rows: slice,
+    ):
+        self.acting_params, self.dist, self.normalizer, self.rng = acting_params, dist, normalizer, rng
+        self.memory, self.rows = memory, rows
+
+    def act(self, t: int, raw_obs: Any, out: np.ndarray) -> None:
+        m, rows = self.memory, self.rows
+        obs = self.normalizer(raw_obs)
+        starts = m.starts[rows]
+        params, m.actor[rows] = acting_step(self.acting_params, obs, reset(m.actor[rows], starts, np))
+        m.critic[rows] = acting_critic_state(self.acting_params, obs, reset(m.critic[rows], starts, np))
+        out[:] = self.dist.sample_numpy(self.rng, params, deterministic=False)

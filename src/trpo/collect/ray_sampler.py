@@ -111,7 +111,9 @@ def join_parts(parts: Sequence[Batch]) -> Batch:
     """Worker batches [T, K, ...] side by side along the env axis: [T, workers * K, ...]."""
 
     def join(name: str, fields: Sequence[Any]) -> Any:
-        axis = 0 if name == "last_obs" else 1
+        if fields[0] is None:  # the recurrent fields of a feed-forward policy's batch
+            return None
+        axis = 0 if name in ("last_obs", "actor_state", "critic_state") else 1
         if isinstance(fields[0], dict):  # observation dicts: join each part
             return {k: np.concatenate([f[k] for f in fields], axis=axis) for k in fields[0]}
         return np.concatenate(fields, axis=axis)

@@ -14,6 +14,11 @@ NumPy Generator, `noise_stream(seed, g)`, whose stream does not depend on the nu
 or on the process the group runs in. A local run with `workers=W` therefore collects exactly
 the batches of a Ray run with W workers, and each step costs one actor forward and one noise
 draw per group, not per env.
+
+Recurrent actors (a "core" in the acting parameters) keep each env's actor and critic state
+across steps and rollouts (acting.RecurrentMemory), reset them where an episode starts, and
+store in the batch the states before the rollout's first step and the episode-start flags,
+from which the learner unrolls the same sequences.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from trpo.collect.acting import RolloutActor
+from trpo.collect.acting import RecurrentMemory, RecurrentRolloutActor, RolloutActor
 from trpo.envs.vector import VectorEnv
 from trpo.learning.batch import Batch
 from trpo.learning.distributions import Distribution
@@ -61,6 +66,8 @@ class Sampler:
         size = n // len(self.rngs)
         self._groups = [slice(g * size, (g + 1) * size) for g in range(len(self.rngs))]
         self.obs = copy(envs.reset(seed=seed if reset_seed is None else reset_seed))
+        self.memory: RecurrentMemory | None = None
+        """recurrent actors only: each env's states, made at the first rollout"""
         action_shape = envs.action_space.shape
         action_dtype = np.float32 if np.issubdtype(envs.action_space.dtype, np.floating) else np.int64
         self._buffers = Batch(
@@ -103,6 +110,7 @@ class Sampler:
         episodes.extend(finished_episodes)
         for current, reset in zip(parts(self.obs), parts(self.envs.reset(seed=restart_seed)), strict=True):
             current[:] = reset
+        self.memory = None  # fresh episodes start from zero states
 
     def act(
         self, actor_np: Any, normalizer: ObservationNormalizer, raw_obs: Observation, deterministic: bool = False
@@ -130,6 +138,8 @@ class Sampler:
         normalised by `normalizer`. The returned arrays are reused by the next call. `check_stop`,
         called after every env step, may raise to abandon the batch (see trpo.training.interrupt)."""
         b = self._buffers
+        if "core" in actor_np:
+            b = self._buffers = self._recurrent_buffers(actor_np)
         # (buffer, current) array pairs: one for vector observations, one per part with an image.
         obs_parts = list(zip(parts(b.obs), parts(self.obs), strict=True))
         final_parts = list(zip(parts(b.final_obs), parts(b.last_obs), strict=True))
@@ -137,14 +147,23 @@ class Sampler:
             part.fill(0)
         envs, groups = self.envs, self._groups
         # One actor per env group, on that group's rows and noise stream, as in act().
-        actors = [
-            RolloutActor(actor_np, self.dist, normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
-            for rng, rows in zip(self.rngs, groups, strict=True)
-        ]
+        memory = self.memory
+        if memory is not None:
+            actors = [
+                RecurrentRolloutActor(actor_np, self.dist, normalizer, rng, memory, rows)
+                for rng, rows in zip(self.rngs, groups, strict=True)
+            ]
+        else:
+            actors = [
+                RolloutActor(actor_np, self.dist, normalizer, rng, self.n_steps, rows.stop - rows.start, envs.obs_dim)
+                for rng, rows in zip(self.rngs, groups, strict=True)
+            ]
         single = len(groups) == 1
         for t in range(self.n_steps):
             for buffer, current in obs_parts:
                 buffer[t] = current
+            if memory is not None:
+                b.episode_starts[t] = memory.starts
             for actor, rows in zip(actors, groups, strict=True):
                 actor.act(t, self.obs if single else tree_index(self.obs, rows), out=b.actions[t, rows])
             obs, b.rewards[t], b.terminated[t], truncated, final_obs = envs.step(b.actions[t])
@@ -154,11 +173,23 @@ class Sampler:
                     buffer[t, truncated] = final[truncated]
             for (_, current), new in zip(obs_parts, parts(obs), strict=True):
                 current[:] = new
+            if memory is not None:
+                np.logical_or(b.terminated[t], truncated, out=memory.starts)
             if check_stop is not None:
                 check_stop()
         for (_, last), (_, current) in zip(final_parts, obs_parts, strict=True):
             last[:] = current
         return b
+
+    def _recurrent_buffers(self, acting_params: Any) -> Batch:
+        """The buffers with the recurrent fields, holding the states before this rollout (a fresh
+        memory, all episodes starting, at the first rollout or after a restore)."""
+        if self.memory is None or not self.memory.fits(acting_params):
+            self.memory = RecurrentMemory(acting_params, self.envs.num_envs)
+        b = self._buffers
+        starts = b.episode_starts if b.episode_starts is not None else np.zeros(b.rewards.shape, bool)
+        memory = self.memory
+        return b._replace(episode_starts=starts, actor_state=memory.actor.copy(), critic_state=memory.critic.copy())
 
     def metrics(self) -> dict[str, float]:
         """Sampler-specific metrics of the last collect (none for the local sampler)."""

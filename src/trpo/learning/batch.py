@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,3 +22,9 @@ class Batch(NamedTuple):
     """observation at which an episode was truncated (valid where truncated, else 0)"""
     last_obs: Observation
     """[N, ...] observation after the last step, for the bootstrap at the batch end"""
+    episode_starts: Any = None
+    """recurrent policies only: [T, N] bool, obs[t] begins an episode (the state is reset before it)"""
+    actor_state: Any = None
+    """recurrent policies only: [N, S] the actor core's state before the first step"""
+    critic_state: Any = None
+    """recurrent policies only: [N, S] the critic core's state before the first step"""

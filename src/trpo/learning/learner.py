@@ -3,6 +3,12 @@
 `policy_step` is the function to hold against the paper (Schulman et al., 2015, section 6 and
 appendix C). `update` chains the three stages as one pure function: the Learner jits it once per
 config, and the compiled training loop (trpo.training.compiled) calls the same function inside its scan.
+
+Recurrent policies (a batch with episode_starts and initial states) run the same stages on whole
+sequences: the actor's inputs are `Sequences` (the rollout, time-major, unrolled from the stored
+initial state with resets at episode starts), so the surrogate, the KL, the Fisher-vector
+product and the line search see each env's rollout as one sequence; the critic is fitted on
+minibatches of whole env sequences.
 """
 
 from __future__ import annotations
@@ -19,8 +25,16 @@ from trpo.config import TRPOConfig
 from trpo.learning.advantages import gae, next_state_values
 from trpo.learning.batch import Batch
 from trpo.learning.distributions import Distribution
-from trpo.learning.networks import Params, actor_forward, critic_forward, init_actor, init_critic
+from trpo.learning.networks import (
+    Params,
+    actor_forward,
+    critic_forward,
+    critic_sequence_values,
+    init_actor,
+    init_critic,
+)
 from trpo.learning.observations import ObservationSpec
+from trpo.learning.recurrent import Sequences
 from trpo.learning.trust_region import (
     backtracking_line_search,
     conjugate_gradient,
@@ -51,9 +65,13 @@ def compute_advantages(
 ) -> dict[str, jax.Array]:
     """GAE advantages (scaled to zero mean, unit std if `normalize`), lambda-returns
     (raw advantages + V) and V, flattened to [T * N]."""
-    values = critic_forward(critic, batch.obs)
-    last_value = critic_forward(critic, batch.last_obs)
-    final_values = critic_forward(critic, batch.final_obs)
+    if batch.critic_state is not None:
+        sequences = Sequences(batch.obs, batch.episode_starts, batch.critic_state)
+        values, final_values, last_value = critic_sequence_values(critic, sequences, batch.final_obs, batch.last_obs)
+    else:
+        values = critic_forward(critic, batch.obs)
+        last_value = critic_forward(critic, batch.last_obs)
+        final_values = critic_forward(critic, batch.final_obs)
     next_values = next_state_values(values, last_value, final_values, batch.truncated)
     advantages = gae(batch.rewards, values, next_values, batch.terminated, batch.truncated, gamma, gae_lambda)
     returns = (advantages + values).reshape(-1)
@@ -67,10 +85,18 @@ def fisher_samples(obs: Any, k: int) -> Any:
     """Every k-th sample of each env's time series, for the Fisher estimate: [T, N, ...] ->
     [ceil(T * N / k), ...]. Taken in env-major order, so every env contributes (with k <= T);
     every k-th of the time-major flattening would take only N / gcd(k, N) of the envs (k = 4 on
-    8 envs: envs 0 and 4). k = 1 is the whole batch, time-major, as the other stages see it."""
+    8 envs: envs 0 and 4). k = 1 is the whole batch, time-major, as the other stages see it.
+    Sequences (a recurrent actor's input): every k-th env's whole sequence."""
+    if isinstance(obs, Sequences):
+        return obs if k == 1 else env_sequences(obs, slice(None, None, k))
     if k == 1:
         return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), obs)
     return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape(-1, *x.shape[2:])[::k], obs)
+
+
+def env_sequences(seq: Sequences, envs: Any) -> Sequences:
+    """The sequences of the envs `envs` (an index or slice over N)."""
+    return Sequences(jax.tree.map(lambda x: x[:, envs], seq.obs), seq.starts[:, envs], seq.initial[envs])
 
 
 def policy_step(
@@ -84,8 +110,10 @@ def policy_step(
 ) -> tuple[Params, PolicyStats]:
     """maximise L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) s.t. mean KL(pi_old || pi_theta) <= max_kl.
 
-    `fisher_obs`: the samples the Fisher is estimated on (update passes fisher_samples of the
-    batch); by default every fisher_subsample-th of `obs`."""
+    `obs`: the observations [B, ...], or a recurrent actor's Sequences (then `actions` and
+    `advantages` are the flattened [T * N] rollout, time-major). `fisher_obs`: the samples the
+    Fisher is estimated on (update passes fisher_samples of the batch); by default every
+    fisher_subsample-th of `obs` (of its envs, for Sequences)."""
     theta_old, unravel = ravel_pytree(actor)
     old_dist = jax.lax.stop_gradient(actor_forward(actor, obs))
     old_log_prob = dist.log_prob(old_dist, actions)
@@ -102,7 +130,9 @@ def policy_step(
 
     # The Fisher may be estimated on every k-th sample (OpenAI Baselines: k = 5): CG's many
     # products get k times cheaper, while g, the step size and the line search use the whole batch.
-    if fisher_obs is None:
+    if fisher_obs is None and isinstance(obs, Sequences):
+        fisher_obs = fisher_samples(obs, config.fisher_subsample)
+    elif fisher_obs is None:
         fisher_obs = jax.tree.map(lambda x: x[:: config.fisher_subsample], obs)
     fisher_old = jax.lax.stop_gradient(actor_forward(actor, fisher_obs))
     fisher = linearized_fisher(
@@ -175,8 +205,23 @@ def fit_critic(
 ) -> tuple[Params, Any, jax.Array]:
     """`epochs` shuffled passes of Adam minibatches on the value loss to the returns, each Adam
     step multiplied by lr_scale (Adam's step is linear in its learning rate, so this is Adam at
-    lr * lr_scale). Returns (critic, optimiser state, mean loss of the last epoch)."""
-    n = returns.shape[0]
+    lr * lr_scale). Returns (critic, optimiser state, mean loss of the last epoch).
+
+    `obs` as Sequences (a recurrent critic, returns and old_values flattened time-major [T * N]):
+    minibatches of whole env sequences, minibatch // T envs each (at least one)."""
+    if isinstance(obs, Sequences):
+        n_steps = obs.starts.shape[0]
+        returns, old_values = returns.reshape(n_steps, -1), old_values.reshape(n_steps, -1)
+        n, minibatch = returns.shape[1], max(1, minibatch // n_steps)
+
+        def take(idx):
+            return env_sequences(obs, idx), returns[:, idx].reshape(-1), old_values[:, idx].reshape(-1)
+    else:
+        n = returns.shape[0]
+
+        def take(idx):
+            return jax.tree.map(lambda x: x[idx], obs), returns[idx], old_values[idx]
+
     n_minibatches = n // minibatch
 
     def loss_fn(params, o, r, v_old):
@@ -184,8 +229,7 @@ def fit_critic(
 
     def minibatch_step(carry, idx):
         params, state = carry
-        minibatch_obs = jax.tree.map(lambda x: x[idx], obs)
-        loss, grads = jax.value_and_grad(loss_fn)(params, minibatch_obs, returns[idx], old_values[idx])
+        loss, grads = jax.value_and_grad(loss_fn)(params, *take(idx))
         updates, state = optimizer.update(grads, state, params)
         updates = jax.tree.map(lambda u: u * lr_scale, updates)
         return (optax.apply_updates(params, updates), state), loss
@@ -232,8 +276,9 @@ def init_state(
     """Fresh actor, critic and critic optimiser for observations of a vector size or an
     ObservationSpec (images: a CNN each); the key is split as (actor, critic, learner)."""
     actor_key, critic_key, key = jax.random.split(key, 3)
-    actor = init_actor(actor_key, obs, config.hidden_sizes, dist, config.log_std_init, config.cnn)
-    critic = init_critic(critic_key, obs, config.hidden_sizes, config.cnn)
+    core = (config.recurrent, config.recurrent_size)
+    actor = init_actor(actor_key, obs, config.hidden_sizes, dist, config.log_std_init, config.cnn, *core)
+    critic = init_critic(critic_key, obs, config.hidden_sizes, config.cnn, *core)
     return LearnerState(actor, critic, optimizer.init(critic), key)
 
 
@@ -252,16 +297,22 @@ def update(
     targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
     # [T, N, ...] -> [T * N, ...] for every observation part.
     n = batch.rewards.size
-    obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
     actions = batch.actions.reshape(n, *batch.actions.shape[2:])
-    fisher_obs = fisher_samples(batch.obs, config.fisher_subsample)
+    if batch.actor_state is not None:
+        # A recurrent policy: actor and critic each unroll the rollout from their own stored state.
+        obs = Sequences(batch.obs, batch.episode_starts, batch.actor_state)
+        critic_obs = obs._replace(initial=batch.critic_state)
+        fisher_obs = fisher_samples(obs, config.fisher_subsample)
+    else:
+        obs = critic_obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
+        fisher_obs = fisher_samples(batch.obs, config.fisher_subsample)
     actor, policy_stats = policy_step(state.actor, obs, actions, targets["advantages"], dist, config, fisher_obs)
     critic_key, key = jax.random.split(state.key)
     critic, critic_opt, value_loss = fit_critic(
         state.critic,
         state.critic_opt,
         critic_key,
-        obs,
+        critic_obs,
         targets["returns"],
         targets["values"],
         critic_lr_scale,

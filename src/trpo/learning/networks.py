@@ -9,6 +9,11 @@ Input is a vector [..., D] or an observation dict (see trpo.learning.observation
 (uint8 [..., H, W, C]) is scaled to [0, 1] and goes through a CNN ("cnn" in the parameters,
 JAX only); the CNN features, concatenated with the "vector" part, feed the MLP. Actor and critic
 each have their own CNN, as in OpenAI Baselines' trpo_mpi, so the policy step moves only the actor's.
+
+A recurrent network ("core" in the parameters: an LSTM or GRU, trpo.learning.recurrent) runs its
+core on those features and feeds the core's output to the MLP (SB3's RecurrentPPO layout). It is
+called on `Sequences` (a rollout, time-major, with its episode starts and initial state; the
+outputs come flattened to [T * N, ...]), or one step at a time with `actor_step`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import numpy as np
 
 from trpo.learning.distributions import DiagGaussian, Distribution
 from trpo.learning.observations import IMAGE, VECTOR, ObservationSpec
+from trpo.learning.recurrent import Sequences, init_core, unroll
+from trpo.learning.recurrent import step as core_step
 
 Params = dict[str, Any]
 
@@ -169,10 +176,14 @@ def init_actor(
     dist: Distribution,
     log_std_init: float,
     cnn_name: str = "nature",
+    recurrent: str = "none",
+    recurrent_size: int = 64,
 ) -> Params:
-    """Actor for `obs` (a vector size, or an ObservationSpec); the head outputs dist's parameters."""
+    """Actor for `obs` (a vector size, or an ObservationSpec); the head outputs dist's parameters.
+    `recurrent` ("lstm", "gru"): a core of `recurrent_size` units between the encoder and the MLP."""
     cnn_key, mlp_key = jax.random.split(key)
     n_in, params = _input_size(cnn_key, obs, cnn_name)
+    n_in, mlp_key = _add_core(params, mlp_key, n_in, recurrent, recurrent_size)
     params["mlp"] = init_mlp(mlp_key, [n_in, *hidden, dist.num_outputs], head_gain=0.01)
     if isinstance(dist, DiagGaussian):
         params["log_std"] = jnp.full((dist.action_dim,), log_std_init, jnp.float32)
@@ -180,24 +191,81 @@ def init_actor(
 
 
 def init_critic(
-    key: jax.Array, obs: int | ObservationSpec, hidden: tuple[int, ...], cnn_name: str = "nature"
+    key: jax.Array,
+    obs: int | ObservationSpec,
+    hidden: tuple[int, ...],
+    cnn_name: str = "nature",
+    recurrent: str = "none",
+    recurrent_size: int = 64,
 ) -> Params:
     cnn_key, mlp_key = jax.random.split(key)
     n_in, params = _input_size(cnn_key, obs, cnn_name)
+    n_in, mlp_key = _add_core(params, mlp_key, n_in, recurrent, recurrent_size)
     params["mlp"] = init_mlp(mlp_key, [n_in, *hidden, 1], head_gain=1.0)
     return params
 
 
+def _add_core(params: Params, key: jax.Array, n_in: int, recurrent: str, size: int) -> tuple[int, jax.Array]:
+    """Add a recurrent core on the n_in features (none: unchanged); returns the MLP's input width
+    and its key. The core's key is split off the MLP's, so non-recurrent networks keep their init."""
+    if recurrent == "none":
+        return n_in, key
+    core_key, key = jax.random.split(key)
+    params["core"] = init_core(core_key, n_in, size, recurrent)
+    return size, key
+
+
+def _sequence_features(params: Params, seq: Sequences) -> jax.Array:
+    """The core's outputs over a rollout, flattened time-major to [T * N, H]."""
+    outputs, _ = unroll(params["core"], features(params, seq.obs), seq.starts, seq.initial)
+    return outputs.reshape(-1, outputs.shape[-1])
+
+
+def _head_input(params: Params, obs: Any, xp: Any) -> Any:
+    return _sequence_features(params, obs) if isinstance(obs, Sequences) else features(params, obs, xp)
+
+
 def actor_forward(params: Params, obs: Any, xp: Any = jnp) -> Any:
-    """Distribution parameters for a batch of (normalised) observations."""
-    out = mlp(params["mlp"], features(params, obs, xp), xp)
+    """Distribution parameters for a batch of (normalised) observations, or for Sequences (a
+    recurrent actor; flattened to [T * N, ...])."""
+    out = mlp(params["mlp"], _head_input(params, obs, xp), xp)
     if "log_std" in params:
         return (out, params["log_std"])
     return out
 
 
 def critic_forward(params: Params, obs: Any, xp: Any = jnp) -> Any:
-    return mlp(params["mlp"], features(params, obs, xp), xp)[..., 0]
+    return mlp(params["mlp"], _head_input(params, obs, xp), xp)[..., 0]
+
+
+def actor_step(params: Params, obs: Any, state: Any, xp: Any = jnp) -> tuple[Any, Any]:
+    """A recurrent actor's step: (distribution parameters, new state) for observations [N, ...]
+    and the state [N, S] before them (already reset where an episode starts)."""
+    x, state = core_step(params["core"], features(params, obs, xp), state, xp)
+    out = mlp(params["mlp"], x, xp)
+    return ((out, params["log_std"]) if "log_std" in params else out), state
+
+
+def critic_state_step(params: Params, obs: Any, state: Any, xp: Any = jnp) -> Any:
+    """The new state of a recurrent critic's core after observations [N, ...] (no value head)."""
+    return core_step(params["core"], features(params, obs, xp), state, xp)[1]
+
+
+def critic_sequence_values(
+    params: Params, seq: Sequences, final_obs: Any, last_obs: Any
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A recurrent critic over a rollout: V(obs) [T, N]; V(final_obs[t]) [T, N], the core stepped
+    from the state after step t (the episode truncated at t continues into its final observation);
+    V(last_obs) [N], from the state after the last step."""
+    core = params["core"]
+    outputs, states = unroll(core, features(params, seq.obs), seq.starts, seq.initial)
+    final_out, _ = core_step(core, features(params, final_obs), states)
+    last_out, _ = core_step(core, features(params, last_obs), states[-1])
+
+    def head(x):
+        return mlp(params["mlp"], x)[..., 0]
+
+    return head(outputs), head(final_out), head(last_out)
 
 
 def to_numpy(params: Params) -> Params:
@@ -206,12 +274,42 @@ def to_numpy(params: Params) -> Params:
 
 
 _jitted_actor_forward = jax.jit(actor_forward)
+_jitted_actor_step = jax.jit(actor_step)
+_jitted_critic_state_step = jax.jit(critic_state_step)
 
 
-def to_acting(actor: Params) -> Params:
+def to_acting(actor: Params, critic: Params | None = None) -> Params:
     """The actor's parameters for acting: a NumPy copy for MLP actors (no framework call per
-    env step); JAX arrays kept on the device for CNN actors, which act through one jitted call."""
-    return actor if "cnn" in actor else to_numpy(actor)
+    env step); JAX arrays kept on the device for CNN actors, which act through one jitted call.
+
+    A recurrent actor also carries the critic's encoder and core (under "critic", given
+    `critic`): the sampler steps the critic's core beside the actor's, so the batch holds the
+    critic's state at the rollout's start too."""
+    acting = actor if "cnn" in actor else to_numpy(actor)
+    if critic is not None and "core" in actor:
+        encoder = {k: v for k, v in critic.items() if k != "mlp"}
+        acting = {**acting, "critic": encoder if "cnn" in critic else to_numpy(encoder)}
+    return acting
+
+
+def acting_step(acting_params: Params, obs: Any, state: Any) -> tuple[Any, Any]:
+    """actor_step on acting parameters: NumPy, or one jitted call for CNN actors."""
+    if "cnn" in acting_params:
+        params, state = _jitted_actor_step(_without_critic(acting_params), obs, state)
+        return jax.tree.map(np.asarray, params), np.asarray(state)
+    return actor_step(acting_params, obs, state, np)
+
+
+def acting_critic_state(acting_params: Params, obs: Any, state: Any) -> Any:
+    """critic_state_step on the critic part of acting parameters (see to_acting)."""
+    critic = acting_params["critic"]
+    if "cnn" in critic:
+        return np.asarray(_jitted_critic_state_step(critic, obs, state))
+    return critic_state_step(critic, obs, state, np)
+
+
+def _without_critic(acting_params: Params) -> Params:
+    return {k: v for k, v in acting_params.items() if k != "critic"}
 
 
 def acting_forward(acting_params: Params, obs: Any) -> Any:

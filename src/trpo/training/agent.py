@@ -23,9 +23,11 @@ from trpo.envs.errors import EnvFault
 from trpo.envs.make import EnvFactory, env_factory, make_one
 from trpo.envs.vector import VectorEnv, make_vector_env
 from trpo.learning.learner import Learner, LearnerState
-from trpo.learning.networks import acting_forward, to_acting
+from trpo.learning.networks import acting_forward, acting_step, to_acting
 from trpo.learning.normalization import ObservationNormalizer
+from trpo.learning.recurrent import zeros
 from trpo.training import checkpoint
+from trpo.training.episode_memory import EpisodeMemory
 from trpo.training.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.training.interrupt import TrainingInterrupted
 from trpo.training.logger import episode_metrics, metrics_row
@@ -85,7 +87,7 @@ class TRPO:
         self.compile_s = 0.0
         self._compiled = False
         self.train_wall_s = 0.0
-        self._actor_np = to_acting(self.state.actor)
+        self._actor_np = to_acting(self.state.actor, self.state.critic)
 
     @property
     def state(self) -> LearnerState:
@@ -178,7 +180,7 @@ class TRPO:
         raw = self.sampler.collect(self._actor_np, self.normalizer, check_stop)
         t1 = time.perf_counter()
         self.train_state, stats = train_step(self.train_state, raw, self.config, self.learner.update)
-        self._actor_np = to_acting(self.state.actor)
+        self._actor_np = to_acting(self.state.actor, self.state.critic)
         t2 = time.perf_counter()
         if not self._compiled:
             # The first update in a process compiles the three jitted stages; later ones reuse them.
@@ -205,19 +207,42 @@ class TRPO:
         return metrics
 
     # ------------------------------------------------------------------------------------------
-    def act(self, obs: Any, deterministic: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+    def act(
+        self, obs: Any, deterministic: bool = False, rng: np.random.Generator | None = None, state: Any = None
+    ) -> Any:
         """Actions for one observation as the env gives it, or a batch of them (a leading
         dimension on every array); Box actions are clipped to the space bounds.
 
         Stochastic actions draw from `rng`, or else from the training sampler's generator (which
-        a checkpoint saves, so a loaded agent draws the same actions as the one saved)."""
+        a checkpoint saves, so a loaded agent draws the same actions as the one saved).
+
+        A recurrent policy (config.recurrent lstm or gru) returns (actions, state): pass that
+        state back with the env's next observation, and state=None with an episode's first
+        observation (a fresh zero state). For a batch of envs the state is [B, S]; set the rows
+        of envs that start a new episode to 0."""
         encoded, single = self.obs_spec.encode_any(obs)
-        params = acting_forward(self._actor_np, self.normalizer(encoded))
+        recurrent = "core" in self._actor_np
+        if state is not None and not recurrent:
+            raise ValueError("state= is for recurrent policies; this agent's policy is feed-forward (recurrent='none')")
+        normalized = self.normalizer(encoded)
+        if recurrent:
+            c = self.config
+            if state is None:
+                batch = len(next(iter(normalized.values())) if isinstance(normalized, dict) else normalized)
+                state = zeros(c.recurrent, c.recurrent_size, batch, xp=np)
+            else:
+                state = np.asarray(state, np.float32)[None] if single else np.asarray(state, np.float32)
+            params, state = acting_step(self._actor_np, normalized, state)
+        else:
+            params = acting_forward(self._actor_np, normalized)
         actions = self.envs.distribution.sample_numpy(self.sampler.rng if rng is None else rng, params, deterministic)
         space = self.envs.action_space
         if isinstance(space, gym.spaces.Box):
             actions = np.clip(actions, space.low, space.high)
-        return actions[0] if single else actions
+        actions = actions[0] if single else actions
+        if recurrent:
+            return actions, state[0] if single else state
+        return actions
 
     def evaluate(
         self,
@@ -237,8 +262,16 @@ class TRPO:
         else:
             env = with_video(make_one(render_factory(self._env, self.make_kwargs), self.env_id), Path(video_dir))
         rng = np.random.default_rng(seed)
+        if "core" in self._actor_np:
+            env = EpisodeMemory(env, lambda obs, state: self.act(obs, deterministic, rng, state))
+            act = env.act
+        else:
+
+            def act(obs: Any) -> np.ndarray:
+                return self.act(obs, deterministic, rng)
+
         try:
-            return play_episodes(env, lambda obs: self.act(obs, deterministic, rng), episodes, seed, self.env_id)
+            return play_episodes(env, act, episodes, seed, self.env_id)
         finally:
             env.close()
 
@@ -309,7 +342,7 @@ class TRPO:
         )
         self.envs.env_steps = self.global_step // self.config.num_envs
         self.train_wall_s = float(meta.get("train_wall_s", 0.0))
-        self._actor_np = to_acting(self.state.actor)
+        self._actor_np = to_acting(self.state.actor, self.state.critic)
 
     def close(self) -> None:
         self.sampler.close()
