@@ -50,14 +50,17 @@ def record_batches(agent: TRPO, inputs: list | None = None) -> list[Batch]:
     return batches
 
 
-def test_ray_batches_equal_local_batches_with_the_same_env_groups():
+@pytest.mark.parametrize("recurrent", ["none", "gru"])
+def test_ray_batches_equal_local_batches_with_the_same_env_groups(recurrent):
     # A local run with 2 env groups trains 3 iterations (the policy and the normaliser change
     # between them); a Ray sampler with 2 workers, given the same parameters and normaliser
     # state each iteration, must return the same batches bit for bit. Pendulum truncates at
     # 200 steps, so final_obs is exercised. (tests/test_rollout_groups.py checks the group
-    # partition for discrete actions too, without Ray.)
-    env_id = "Pendulum-v1"
+    # partition for discrete actions too, without Ray.) A recurrent policy's batches carry the
+    # states each worker kept across the iterations, and the episode starts.
+    env_id = "Pendulum-v1" if recurrent == "none" else "trpo/PendulumNoVel-v1"
     config = TRPOConfig(num_envs=4, n_steps=96, workers=2, seed=3, critic_minibatch=128, critic_epochs=2)
+    config = config.replace(recurrent=recurrent, recurrent_size=8)
     local = TRPO(env_id, config)
     inputs: list = []
     local_batches = record_batches(local, inputs)
@@ -71,6 +74,8 @@ def test_ray_batches_equal_local_batches_with_the_same_env_groups():
         assert remote_batch.obs.shape == local_batch.obs.shape == (96, 4, local_batch.obs.shape[2])
         for name, a, b in zip(Batch._fields, local_batch, remote_batch, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=name)
+    if recurrent != "none":
+        assert np.any(local_batches[2].actor_state) and np.any(local_batches[2].critic_state)
     assert local_batches[2].truncated.sum() == 4  # every env hit its time limit once, at step 200
     assert list(remote.sampler.finished_episodes) == list(local.sampler.finished_episodes)
     assert remote.sampler.rng_state() == local.sampler.rng_state()

@@ -32,7 +32,6 @@ def test_flags_are_in_help_and_reach_the_config(tmp_path, capsys):
     [
         ({"recurrent": "rnn"}, "recurrent='rnn' is invalid: must be 'none', 'lstm' or 'gru'"),
         ({"recurrent": "lstm", "recurrent_size": 0}, "recurrent_size=0 is invalid: must be a positive integer"),
-        ({"recurrent": "lstm", "sampler": "ray"}, "must be 'local' with recurrent lstm or gru.*Fix: --sampler local"),
         ({"recurrent": "gru", "num_envs": 2, "fisher_subsample": 3}, "must be <= num_envs=2 with a recurrent policy"),
     ],
 )

@@ -10,7 +10,7 @@ import pytest
 from trpo.collect.rollout import Sampler, noise_stream
 from trpo.envs.sync import make_vector_env
 from trpo.learning.batch import Batch
-from trpo.learning.networks import actor_forward, init_actor, to_numpy
+from trpo.learning.networks import actor_forward, init_actor, init_critic, to_acting
 from trpo.learning.normalization import ObservationNormalizer, init_stats, update_stats
 
 
@@ -29,23 +29,27 @@ def _sampler(env_id, num_envs, seed, rngs, reset_seed=None):
     return Sampler(envs, n_steps=60, seed=seed, rngs=rngs, reset_seed=reset_seed)
 
 
+@pytest.mark.parametrize("recurrent", ["none", "lstm"])
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
-def test_two_groups_in_one_sampler_equal_two_one_group_samplers(env_id):
+def test_two_groups_in_one_sampler_equal_two_one_group_samplers(env_id, recurrent):
+    # A recurrent actor's groups also keep their own states: the batches carry them, joined.
     seed, groups, per_group = 5, 2, 3
     whole = _sampler(env_id, groups * per_group, seed, [noise_stream(seed, g) for g in range(groups)])
     parts = [
         _sampler(env_id, per_group, seed, [noise_stream(seed, g)], reset_seed=seed + g * per_group)
         for g in range(groups)
     ]
-    actor = init_actor_numpy(whole)
+    actor = init_actor_numpy(whole, recurrent)
     stats = init_stats((whole.envs.obs_dim,))
     for _ in range(4):  # 240 steps: Pendulum truncates at 200
         norm = ObservationNormalizer(stats, enabled=True, clip=10.0)
         batch = whole.collect(actor, norm)
         part_batches = [sampler.collect(actor, norm) for sampler in parts]
         for name, joined, pieces in zip(Batch._fields, batch, zip(*part_batches, strict=True), strict=True):
-            axis = 0 if name == "last_obs" else 1
-            if isinstance(joined, dict):  # observations: {"vector": ...}
+            axis = 0 if name in ("last_obs", "actor_state", "critic_state") else 1
+            if joined is None:  # the recurrent fields of a feed-forward batch
+                assert recurrent == "none" and all(piece is None for piece in pieces), name
+            elif isinstance(joined, dict):  # observations: {"vector": ...}
                 for key in joined:
                     expected = np.concatenate([piece[key] for piece in pieces], axis=axis)
                     np.testing.assert_array_equal(joined[key], expected, f"{name}/{key}")
@@ -69,5 +73,9 @@ def test_one_group_draws_all_noise_in_one_call():
     np.testing.assert_allclose(actions, expected, rtol=1e-6)
 
 
-def init_actor_numpy(sampler: Sampler):
-    return to_numpy(init_actor(jax.random.PRNGKey(0), sampler.envs.obs_dim, (16, 16), sampler.dist, 0.0))
+def init_actor_numpy(sampler: Sampler, recurrent: str = "none"):
+    """The acting parameters of a fresh actor (and, for a recurrent one, of its critic's core)."""
+    key, obs_dim = jax.random.PRNGKey(0), sampler.envs.obs_dim
+    actor = init_actor(key, obs_dim, (16, 16), sampler.dist, 0.0, recurrent=recurrent, recurrent_size=8)
+    critic = init_critic(jax.random.PRNGKey(1), obs_dim, (16,), recurrent=recurrent, recurrent_size=8)
+    return to_acting(actor, critic)

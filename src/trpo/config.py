@@ -59,7 +59,8 @@ class TRPOConfig:
     critic_epochs: int = 10
     """passes of Adam over the batch per iteration to fit the value function"""
     critic_minibatch: int = 256
-    """minibatch size of the critic fit (must not exceed num_envs * n_steps)"""
+    """minibatch size of the critic fit (must not exceed num_envs * n_steps); a recurrent critic takes
+    minibatches of critic_minibatch // n_steps whole env sequences (at least one)"""
     critic_lr: float = 1e-3
     """Adam learning rate of the critic"""
     critic_lr_decay: bool = False
@@ -77,7 +78,7 @@ class TRPOConfig:
     recurrent: Literal["none", "lstm", "gru"] = "none"
     """recurrent core of actor and critic, between the observation encoder and the MLP: 'lstm' or
     'gru' for partially observed envs (trained on whole rollouts, docs/recurrent.md), 'none' for
-    feed-forward networks. Local sampler only"""
+    feed-forward networks. Not on the compiled path (gymnax:/brax: ids) yet"""
     recurrent_size: int = 64
     """units of the recurrent core (with recurrent lstm or gru)"""
     log_std_init: float = 0.0
@@ -186,12 +187,6 @@ def validate(c: TRPOConfig) -> None:
     need(c.cnn in ("nature", "small"), "cnn", "must be 'nature' or 'small'")
     need(c.recurrent in ("none", "lstm", "gru"), "recurrent", "must be 'none', 'lstm' or 'gru'")
     if c.recurrent != "none":
-        need(
-            c.sampler == "local",
-            "sampler",
-            "must be 'local' with recurrent lstm or gru: the Ray sampler does not carry the recurrent state "
-            "yet. Fix: --sampler local (it takes --workers too)",
-        )
         need(
             c.fisher_subsample <= c.num_envs,
             "fisher_subsample",

@@ -6,6 +6,8 @@ in the object store once, every worker (one Ray actor owning `num_envs / workers
 action-noise stream of its env group) runs the ordinary `Sampler.collect` with them, and the
 parts are joined along the env axis into the Batch the local sampler returns. Env groups
 are seeded as in rollout.py, so a local run with the same `workers` collects the same batches.
+A recurrent policy's states live in the workers (each keeps its envs' states across
+iterations, as the local sampler does) and come back in the batch.
 
 The observation statistics are not updated in the workers: the training step folds the joined
 batch's raw observations into them after the rollout, exactly as with the local sampler.
