@@ -90,3 +90,27 @@ def test_act_carries_the_state_and_a_loaded_agent_acts_the_same(tmp_path):
         TRPO("Pendulum-v1", TRPOConfig(num_envs=2, n_steps=32, critic_minibatch=32)).act(np.zeros(3), state=state)
     agent.close()
     loaded.close()
+
+
+def test_image_observations_train_with_a_recurrent_core():
+    """The core runs after the CNN encoder: the sampler acts through the jitted step (CNN
+    actors keep their parameters on the device), the learner unrolls CNN features."""
+    from test_spaces import PixelGrid
+
+    config = TRPOConfig(
+        num_envs=2,
+        n_steps=16,
+        critic_minibatch=16,
+        cnn="small",
+        hidden_sizes=(16,),
+        recurrent="gru",
+        recurrent_size=8,
+        cg_iters=3,
+        critic_epochs=1,
+    )
+    agent = TRPO(PixelGrid, config).learn(64)
+    assert {"cnn", "core", "mlp"} <= set(agent.state.actor) and {"cnn", "core"} <= set(agent.state.critic)
+    assert agent.iteration == 2 and agent.evaluate(episodes=2)["episodes"] == 2
+    action, state = agent.act(PixelGrid().reset(seed=0)[0])
+    assert np.shape(action) == () and state.shape == (8,)
+    agent.close()
