@@ -40,11 +40,25 @@ def test_invalid_recurrent_configs_name_the_problem_and_the_fix(changes, words):
         TRPOConfig(**changes)
 
 
-def test_compiled_path_refuses_recurrent_with_the_fix(tmp_path, capsys):
-    argv = ["train", "gymnax:CartPole-v1", "--total-steps", "64", "--run-dir", str(tmp_path / "run")]
-    assert main([*argv, "--recurrent", "lstm"]) == 2
-    assert "not supported on the compiled path yet" in capsys.readouterr().err
-    assert not (tmp_path / "run" / "config.yaml").exists()
+def test_compiled_recurrent_run_resumed_equals_one_straight_run(tmp_path):
+    """gymnax:CartPole-v1 with a GRU on the compiled path: 2 iterations resumed to 4 write the same
+    metrics as 4 straight (the collector's recurrent states are part of its saved state)."""
+    from trpo.training.logger import read_metrics
+
+    flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
+    flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "2", "--quiet", "--preset", "none"]
+    flags += ["--checkpoint-every", "1", "--recurrent", "gru", "--recurrent-size", "8"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "256", "--run-dir", str(whole), *flags]) == 0
+    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "128", "--run-dir", str(split), *flags]) == 0
+    assert main(["train", "--resume", str(split), "--total-steps", "256", "--quiet"]) == 0
+    expected, got = read_metrics(whole), read_metrics(split)
+    assert list(expected) == list(got) and len(got["global_step"]) == 4
+    for name in expected:
+        if not name.startswith("time/"):
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    arrays = checkpoint.load(whole)[0]
+    assert "actor/core/wh" in arrays and any(k.startswith("collector/memory") for k in arrays)
 
 
 def test_resume_and_eval_of_a_recurrent_run(tmp_path, capsys):
@@ -114,3 +128,36 @@ def test_image_observations_train_with_a_recurrent_core():
     action, state = agent.act(PixelGrid().reset(seed=0)[0])
     assert np.shape(action) == () and state.shape == (8,)
     agent.close()
+
+
+def test_compiled_collector_stores_what_the_learner_unrolls():
+    """The JAX collector's batches: episode starts are the previous step's episode ends, and the
+    states a rollout starts from are the learner's unroll of the rollout before (reset where an
+    episode began at its first step)."""
+    import jax
+
+    from trpo.collect import jax_sampler
+    from trpo.envs.jax_envs import make_jax_env
+    from trpo.learning.networks import init_actor, init_critic
+    from trpo.learning.normalization import init_stats
+    from trpo.learning.recurrent import reset, unroll
+
+    env = make_jax_env("gymnax:CartPole-v1")
+    config = TRPOConfig(num_envs=3, n_steps=40, critic_minibatch=40, recurrent="lstm", recurrent_size=4)
+    actor = init_actor(jax.random.PRNGKey(0), 4, (8,), env.distribution, 0.0, recurrent="lstm", recurrent_size=4)
+    critic = init_critic(jax.random.PRNGKey(1), 4, (8,), recurrent="lstm", recurrent_size=4)
+    state = jax_sampler.reset(env, config, jax.random.PRNGKey(2))
+    stats = init_stats((4,))
+    state, first = jax_sampler.collect(env, config, actor, stats, state, critic)
+    state, second = jax_sampler.collect(env, config, actor, stats, state, critic)
+    for b in (first, second):
+        done = np.asarray(b.terminated | b.truncated)
+        assert done.any()
+        np.testing.assert_array_equal(np.asarray(b.episode_starts[1:]), done[:-1])
+    assert np.all(first.episode_starts[0]) and not np.any(first.actor_state)
+    for field, params in (("actor_state", actor), ("critic_state", critic)):
+        _, states = unroll(params["core"], first.obs, first.episode_starts, getattr(first, field))
+        starts = second.episode_starts[0]
+        np.testing.assert_allclose(
+            reset(getattr(second, field), starts), reset(states[-1], starts), rtol=1e-5, atol=1e-6
+        )

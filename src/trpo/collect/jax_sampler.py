@@ -6,6 +6,10 @@ and the observation statistics it acts with), a raw Batch and the finished episo
 envs auto-reset in the step where an episode ends and keep the true final observation, as
 SyncVectorEnv does. Everything is a pure function of its state, so the state is saved whole in a
 checkpoint and a resumed run continues exactly.
+
+A recurrent policy's states ride in the collector's state (`memory`), as the NumPy Sampler keeps
+them (trpo.collect.acting.RecurrentMemory): reset where an episode starts, stored in the batch
+as the rollout's initial states with the episode-start flags.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import jax.numpy as jnp
 from trpo.config import TRPOConfig
 from trpo.envs.jax_envs import JaxEnv
 from trpo.learning.batch import Batch
-from trpo.learning.networks import Params, actor_forward
+from trpo.learning.networks import Params, actor_forward, actor_step, critic_state_step
 from trpo.learning.normalization import RunningStats, normalize
+from trpo.learning.recurrent import reset as reset_state
+from trpo.learning.recurrent import zeros as zero_state
 
 RECENT_EPISODES = 100
 """rollout/ep_return_mean is over the latest this-many finished episodes (as SyncVectorEnv)"""
@@ -71,6 +77,8 @@ class JaxSamplerState(NamedTuple):
     episode_return: jax.Array
     episode_length: jax.Array
     recent: RecentEpisodes
+    memory: Any = None
+    """recurrent policies only: (actor state [N, S], critic state [N, S], episode starts [N])"""
 
 
 def reset(env: JaxEnv, config: TRPOConfig, key: jax.Array) -> JaxSamplerState:
@@ -78,7 +86,11 @@ def reset(env: JaxEnv, config: TRPOConfig, key: jax.Array) -> JaxSamplerState:
     key, reset_key = jax.random.split(key)
     env_state, obs = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
     zeros = jnp.zeros(config.num_envs)
-    return JaxSamplerState(env_state, obs, key, zeros, zeros, init_recent_episodes())
+    memory = None
+    if config.recurrent != "none":
+        state = zero_state(config.recurrent, config.recurrent_size, config.num_envs)
+        memory = (state, state, jnp.ones(config.num_envs, bool))
+    return JaxSamplerState(env_state, obs, key, zeros, zeros, init_recent_episodes(), memory)
 
 
 def acting_obs(stats: RunningStats, obs: jax.Array, config: TRPOConfig) -> jax.Array:
@@ -87,16 +99,29 @@ def acting_obs(stats: RunningStats, obs: jax.Array, config: TRPOConfig) -> jax.A
 
 
 def collect(
-    env: JaxEnv, config: TRPOConfig, actor: Params, obs_stats: RunningStats, state: JaxSamplerState
+    env: JaxEnv,
+    config: TRPOConfig,
+    actor: Params,
+    obs_stats: RunningStats,
+    state: JaxSamplerState,
+    critic: Params | None = None,
 ) -> tuple[JaxSamplerState, Batch]:
     """n_steps steps of every env with the actor, acting on the frozen statistics `obs_stats`.
-    Returns the new state (its `recent` holds the finished episodes) and the raw batch."""
+    Returns the new state (its `recent` holds the finished episodes) and the raw batch. A
+    recurrent actor also steps the critic's core (`critic`), as the NumPy Sampler does."""
     dist = env.distribution
 
     def one_step(inner, _):
-        env_state, obs, key, ep_return, ep_length = inner
+        env_state, obs, key, ep_return, ep_length, memory = inner
         key, act_key, step_key = jax.random.split(key, 3)
-        actions = dist.sample(act_key, actor_forward(actor, acting_obs(obs_stats, obs, config)))
+        x = acting_obs(obs_stats, obs, config)
+        if memory is None:
+            params, starts = actor_forward(actor, x), None
+        else:
+            actor_state, critic_state, starts = memory
+            params, actor_state = actor_step(actor, x, reset_state(actor_state, starts))
+            critic_state = critic_state_step(critic, x, reset_state(critic_state, starts))
+        actions = dist.sample(act_key, params)
         t = jax.vmap(env.step)(jax.random.split(step_key, config.num_envs), env_state, actions)
         ep_return, ep_length = ep_return + t.reward, ep_length + 1
         ended = t.terminated | t.truncated
@@ -109,16 +134,22 @@ def collect(
                 truncated=t.truncated,
                 final_obs=jnp.where(t.truncated[:, None], t.final_obs, 0.0),
                 last_obs=(),
+                episode_starts=starts,
             ),
             jnp.where(ended, ep_return, jnp.nan),
             jnp.where(ended, ep_length, 0),
         )
         ep_return, ep_length = jnp.where(ended, 0.0, ep_return), jnp.where(ended, 0, ep_length)
-        return (t.state, t.obs, key, ep_return, ep_length), record
+        if memory is not None:
+            memory = (actor_state, critic_state, ended)
+        return (t.state, t.obs, key, ep_return, ep_length, memory), record
 
-    start = (state.env_state, state.obs, state.key, state.episode_return, state.episode_length)
-    (env_state, obs, key, ep_return, ep_length), (batch, ended_return, ended_length) = jax.lax.scan(
+    start = (state.env_state, state.obs, state.key, state.episode_return, state.episode_length, state.memory)
+    (env_state, obs, key, ep_return, ep_length, memory), (batch, ended_return, ended_length) = jax.lax.scan(
         one_step, start, None, config.n_steps
     )
     recent = push_episodes(state.recent, ended_return, ended_length, ended_length > 0)
-    return JaxSamplerState(env_state, obs, key, ep_return, ep_length, recent), batch._replace(last_obs=obs)
+    batch = batch._replace(last_obs=obs)
+    if state.memory is not None:
+        batch = batch._replace(actor_state=state.memory[0], critic_state=state.memory[1])
+    return JaxSamplerState(env_state, obs, key, ep_return, ep_length, recent, memory), batch

@@ -129,12 +129,6 @@ def check_compiled_config(env_id: str, config: TRPOConfig) -> None:
             f"{env_id} steps its envs inside the compiled program: --sampler, --workers and --vec apply only to "
             "Gymnasium envs; leave them at their defaults (local, 1, sync)"
         )
-    if config.recurrent != "none":
-        raise ConfigError(
-            f"recurrent={config.recurrent!r} is not supported on the compiled path yet ({env_id}): its JAX collector "
-            "does not carry the recurrent state. Fix: train the Gymnasium version of the env (e.g. CartPole-v1 "
-            "instead of gymnax:CartPole-v1), or --recurrent none"
-        )
 
 
 def train_compiled(

@@ -27,7 +27,8 @@ from trpo.config import TRPOConfig
 from trpo.envs.jax_envs import JaxEnv
 from trpo.learning import learner
 from trpo.learning.batch import Batch
-from trpo.learning.networks import actor_forward
+from trpo.learning.networks import actor_forward, actor_step
+from trpo.learning.recurrent import zeros as zero_state
 from trpo.training.logger import METRIC_COLUMNS
 from trpo.training.train_step import TrainState, init_train_state, train_step
 
@@ -84,7 +85,10 @@ class Program:
     def collect(self, carry: Carry) -> tuple[Carry, Batch]:
         """n_steps steps of every env with the current actor, acting on frozen statistics."""
         train = carry.train
-        sampler, batch = jax_sampler.collect(self.env, self.config, train.learner.actor, train.obs_stats, carry.sampler)
+        learner_state = train.learner
+        sampler, batch = jax_sampler.collect(
+            self.env, self.config, learner_state.actor, train.obs_stats, carry.sampler, learner_state.critic
+        )
         return carry._replace(sampler=sampler), batch
 
     def iterate(self, carry: Carry) -> tuple[Carry, dict[str, jax.Array]]:
@@ -122,19 +126,27 @@ class Program:
         def episode(key):
             key, reset_key = jax.random.split(key)  # the same key use as JaxGymEnv.reset(seed=...)
             state, obs = env.reset(reset_key)
+            c = self.config
+            # A recurrent actor carries its state through the episode (None: feed-forward).
+            memory = zero_state(c.recurrent, c.recurrent_size, 1) if c.recurrent != "none" else None
 
             def one_step(inner, _):
-                state, obs, key, total, length, done = inner
+                state, obs, key, total, length, done, memory = inner
                 key, step_key = jax.random.split(key)
-                action = dist.mode(actor_forward(actor, jax_sampler.acting_obs(stats, obs[None], self.config)))[0]
+                x = jax_sampler.acting_obs(stats, obs[None], self.config)
+                if memory is None:
+                    params = actor_forward(actor, x)
+                else:
+                    params, memory = actor_step(actor, x, memory)
+                action = dist.mode(params)[0]
                 t = env.step(step_key, state, action)
                 total = total + jnp.where(done, 0.0, t.reward)
                 length = length + jnp.where(done, 0, 1)
                 done = done | t.terminated | t.truncated
-                return (t.state, t.obs, key, total, length, done), None
+                return (t.state, t.obs, key, total, length, done, memory), None
 
-            start = (state, obs, key, jnp.zeros(()), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
-            (_, _, _, total, length, _), _ = jax.lax.scan(one_step, start, None, env.max_episode_steps)
+            start = (state, obs, key, jnp.zeros(()), jnp.zeros((), jnp.int32), jnp.zeros((), bool), memory)
+            (_, _, _, total, length, _, _), _ = jax.lax.scan(one_step, start, None, env.max_episode_steps)
             return total, length
 
         return jax.vmap(episode)(keys)
