@@ -78,7 +78,7 @@ class TRPOConfig:
     recurrent: Literal["none", "lstm", "gru"] = "none"
     """recurrent core of actor and critic, between the observation encoder and the MLP: 'lstm' or
     'gru' for partially observed envs (trained on whole rollouts, docs/recurrent.md), 'none' for
-    feed-forward networks. Not on the compiled path (gymnax:/brax: ids) yet"""
+    feed-forward networks"""
     recurrent_size: int = 64
     """units of the recurrent core (with recurrent lstm or gru)"""
     log_std_init: float = 0.0
