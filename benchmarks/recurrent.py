@@ -10,9 +10,9 @@ OUT/ENV/CONFIG/seedN.json, and a run whose file exists is not trained again (the
 The tables go to OUT/results.md (docs/recurrent.md embeds them).
 
 Hyperparameters are the same for every config of an env; only the network (or the frame stack)
-differs. CartPoleNoVel: the library defaults with rl-baselines3-zoo's RecurrentPPO horizon for
-this env (gamma 0.98, gae_lambda 0.8, rollouts of 32 steps x 8 envs); one pilot run of the GRU
-with the plain defaults (128-step rollouts, gamma 0.99, lambda 0.95) reached 388 at 200k.
+differs. CartPoleNoVel: the library defaults with rollouts of 32 steps x 8 envs (as
+rl-baselines3-zoo's RecurrentPPO for this env), max_kl 0.02 and critic minibatches of 64 steps (2
+whole env sequences: 40 Adam steps per iteration); how they were chosen is in docs/recurrent.md.
 PendulumNoVel: the Pendulum-v1 preset (gamma 0.9, 4 envs x 500 steps, max_kl 0.02).
 
 trpo has no frame-stacking option for vector observations: the `stack4` config wraps the env in
@@ -33,7 +33,12 @@ import numpy as np
 
 ENVS = {
     # name: (env id, steps, target, hyperparameters)
-    "cartpole": ("trpo/CartPoleNoVel-v1", 200_000, 475.0, {"gamma": 0.98, "gae_lambda": 0.8, "n_steps": 32}),
+    "cartpole": (
+        "trpo/CartPoleNoVel-v1",
+        200_000,
+        475.0,
+        {"n_steps": 32, "max_kl": 0.02, "critic_minibatch": 64},
+    ),
     "pendulum": (
         "trpo/PendulumNoVel-v1",
         1_000_000,
