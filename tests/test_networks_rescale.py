@@ -52,3 +52,27 @@ def test_same_outputs_on_raw_observations_under_either_statistics(with_image):
     if with_image:  # the CNN features' rows are not touched
         rows = params["mlp"][0]["w"].shape[0] - d
         np.testing.assert_array_equal(rewritten["mlp"][0]["w"][:rows], params["mlp"][0]["w"][:rows])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_recurrent_core_absorbs_the_change(kind):
+    """A recurrent actor reads the observation through its core's input weights: one step from the
+    same state gives the same outputs and the same new state on raw observations either way."""
+    from trpo.learning.networks import actor_step
+    from trpo.learning.recurrent import state_size
+
+    rng = np.random.default_rng(0)
+    d = 4
+    params = init_actor(jax.random.PRNGKey(0), d, (16,), DiagGaussian(2), 0.0, recurrent=kind, recurrent_size=6)
+    old_mean, old_std = rng.normal(size=d), rng.uniform(0.5, 2.0, size=d)
+    new_mean, new_std = rng.normal(size=d), rng.uniform(0.5, 2.0, size=d)
+    raw = rng.normal(size=(7, d)) * 2.0
+    state = rng.normal(size=(7, state_size(kind, 6))).astype(np.float32)
+    rewritten = rescale_vector_inputs(params, old_mean, old_std, new_mean, new_std)
+    np.testing.assert_array_equal(rewritten["mlp"][0]["w"], params["mlp"][0]["w"])
+    before = actor_step(params, np.float32(normalise(raw, old_mean, old_std)), state)
+    after = actor_step(rewritten, np.float32(normalise(raw, new_mean, new_std)), state)
+    np.testing.assert_allclose(after[0][0], before[0][0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(after[1], before[1], rtol=1e-4, atol=1e-5)
+    unchanged = actor_step(params, np.float32(normalise(raw, new_mean, new_std)), state)[1]
+    assert np.abs(unchanged - before[1]).max() > 1e-3  # without the rewrite the state differs

@@ -19,7 +19,7 @@ outputs come flattened to [T * N, ...]), or one step at a time with `actor_step`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jax
@@ -93,15 +93,21 @@ def rescale_vector_inputs(params: Params, old_mean: Any, old_std: Any, new_mean:
     (exact up to rounding where neither normalisation clips). With z_old = (new_std * z_new +
     new_mean - old_mean) / old_std: W' = diag(new_std / old_std) W and b' = b + ((new_mean -
     old_mean) / old_std) W. Keeps the policy that collected a batch unchanged when the statistics
-    take the batch in (trpo.training.train_step), as PopArt does for a value head's outputs."""
+    take the batch in (trpo.training.train_step), as PopArt does for a value head's outputs.
+
+    A recurrent network reads the observation through its core's input weights (x @ wi + h @ wh
+    + b, every gate): those rows and biases absorb the change there, the MLP is left alone."""
+    core = params.get("core")
     first = params["mlp"][0]
-    w, b = first["w"], first["b"]
+    w, b = (core.wi, core.b) if core is not None else (first["w"], first["b"])
     d = np.shape(old_mean)[-1]
     vector_rows = w[w.shape[0] - d :]
     ratio = jnp.asarray(new_std / old_std, w.dtype)
     shift = jnp.asarray((new_mean - old_mean) / old_std, w.dtype)
     w = jnp.concatenate([w[: w.shape[0] - d], vector_rows * ratio[:, None]], axis=0)
     b = b + shift @ vector_rows
+    if core is not None:
+        return {**params, "core": replace(core, wi=w, b=b)}
     return {**params, "mlp": [{**first, "w": w, "b": b}, *params["mlp"][1:]]}
 
 
