@@ -26,6 +26,7 @@ from trpo.learning.learner import Learner, LearnerState
 from trpo.learning.networks import acting_forward, to_acting
 from trpo.learning.normalization import ObservationNormalizer
 from trpo.training import checkpoint
+from trpo.training.compile_cache import enable_compilation_cache
 from trpo.training.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.training.interrupt import TrainingInterrupted
 from trpo.training.logger import episode_metrics, metrics_row
@@ -60,6 +61,8 @@ class TRPO:
         """`total_steps`: the run's budget, where it is known. With critic_lr_decay the critic's
         learning rate reaches 0 there, however many learn() calls it takes; without it, at the
         end of each learn() call."""
+        # Before anything is jitted: JAX decides at the first compilation whether to use the cache.
+        enable_compilation_cache()
         self.config = config or TRPOConfig()
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
