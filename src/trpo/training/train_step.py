@@ -95,7 +95,12 @@ def normalize_batch(stats: RunningStats, reward_stats: RewardStats, raw: Batch, 
 
 
 def train_step(
-    state: TrainState, raw: Batch, config: TRPOConfig, update: Update, xp: Any = np
+    state: TrainState,
+    raw: Batch,
+    config: TRPOConfig,
+    update: Update,
+    xp: Any = np,
+    after_policy: Callable[[Any, RunningStats], Any] | None = None,
 ) -> tuple[TrainState, dict[str, Any]]:
     """One iteration's learning from a raw batch (observations as the envs gave them).
 
@@ -104,7 +109,11 @@ def train_step(
     (SB3 stores observations as normalised at collection time); the statistics take in the batch
     afterwards, for the next one. Rewards are scaled by the return statistics with this batch
     taken in. Returns the new state and the update's statistics (train/*, train/skipped among
-    them)."""
+    them).
+
+    `after_policy(actor, obs_stats)`, for Learner.update (the Gymnasium path): called once the
+    policy step is done, with the new actor and the statistics with this batch taken in, which
+    is all the next rollout needs."""
     obs_stats, reward_stats = state.obs_stats, state.reward_stats
     if config.normalize_rewards:
         ends = raw.terminated | raw.truncated
@@ -113,7 +122,11 @@ def train_step(
     if config.normalize_obs and np.shape(obs_stats.mean) != (0,):
         obs_stats = update_stats(obs_stats, vector_part(raw.obs), xp)
     lr_scale = linear_decay(state.global_step, state.lr_horizon, xp) if config.critic_lr_decay else 1.0
-    learner, stats = update(state.learner, batch, lr_scale)
+    if after_policy is None:
+        learner, stats = update(state.learner, batch, lr_scale)
+    else:
+        new_stats = obs_stats
+        learner, stats = update(state.learner, batch, lr_scale, after_policy=lambda a: after_policy(a, new_stats))
     skipped = xp.asarray(stats["train/skipped"]).astype(state.skipped_updates.dtype)
     state = TrainState(
         learner=learner,
