@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -104,3 +105,37 @@ def test_nature_cnn_refuses_images_too_small_for_it():
     spec = ObservationSpec.from_space(Box(0, 255, (35, 35, 1), np.uint8))
     with pytest.raises(ValueError, match="too small for the 'nature' CNN; use cnn='small'"):
         init_actor(jax.random.PRNGKey(0), spec, (), Categorical(num_actions=2), 0.0, "nature")
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding"),
+    [
+        (84, 8, 4, "VALID"),
+        (20, 4, 2, "VALID"),
+        (9, 3, 1, "VALID"),
+        (5, 3, 1, "SAME"),
+        (7, 4, 2, "SAME"),
+        (6, 3, 2, "SAME"),
+    ],
+)
+def test_conv2d_as_patches_times_kernel_is_xlas_convolution_values_and_gradients(size, kernel, stride, padding):
+    """networks.conv2d (image patches @ kernel) against jax.lax.conv_general_dilated, the
+    independent reference, for the Nature CNN's three layers and SAME padding with odd and even
+    totals; gradients in both the input and the kernel."""
+    from trpo.learning.networks import Conv, conv2d
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((2, size, size, 3)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((kernel, kernel, 3, 5)), jnp.float32)
+
+    def reference(x, w):
+        return jax.lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def ours(x, w):
+        return conv2d(x, Conv(w, jnp.zeros(5), stride, padding))
+
+    np.testing.assert_allclose(ours(x, w), reference(x, w), rtol=1e-4, atol=1e-4)
+    weights = jnp.asarray(rng.standard_normal(reference(x, w).shape), jnp.float32)
+    grads = [jax.grad(lambda x, w, f=f: jnp.sum(f(x, w) * weights), argnums=(0, 1))(x, w) for f in (ours, reference)]
+    for got, want in zip(*grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
