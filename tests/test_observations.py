@@ -139,3 +139,32 @@ def test_conv2d_as_patches_times_kernel_is_xlas_convolution_values_and_gradients
     grads = [jax.grad(lambda x, w, f=f: jnp.sum(f(x, w) * weights), argnums=(0, 1))(x, w) for f in (ours, reference)]
     for got, want in zip(*grads, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_cnn_advantages_skip_the_final_observations_only_when_no_episode_was_truncated():
+    """compute_advantages runs a CNN critic over final_obs only if some row is truncated: the
+    result equals GAE with the final values computed directly, with and without truncations."""
+    from trpo.learning.advantages import gae, next_state_values
+    from trpo.learning.batch import Batch
+    from trpo.learning.learner import compute_advantages
+
+    spec = ObservationSpec.from_space(Box(0, 255, (12, 12, 2), np.uint8))
+    critic = init_critic(jax.random.PRNGKey(1), spec, (8,), "small")
+    rng = np.random.default_rng(0)
+
+    def images(*lead):
+        return {IMAGE: rng.integers(0, 256, (*lead, 12, 12, 2), dtype=np.uint8)}
+
+    for truncated_rows in ([], [(3, 1)]):
+        truncated = np.zeros((6, 2), bool)
+        for t, n in truncated_rows:
+            truncated[t, n] = True
+        batch = Batch(images(6, 2), np.zeros((6, 2), np.int64), rng.standard_normal((6, 2)).astype(np.float32),
+                      np.zeros((6, 2), bool), truncated, images(6, 2), images(2))  # fmt: skip
+        got = jax.jit(compute_advantages, static_argnums=(2, 3, 4))(critic, batch, 0.9, 0.8, False)
+        values = critic_forward(critic, batch.obs)
+        next_values = next_state_values(
+            values, critic_forward(critic, batch.last_obs), critic_forward(critic, batch.final_obs), truncated
+        )
+        want = gae(batch.rewards, values, next_values, batch.terminated, truncated, 0.9, 0.8)
+        np.testing.assert_allclose(got["advantages"], np.asarray(want).reshape(-1), rtol=1e-5, atol=1e-5)

@@ -54,7 +54,16 @@ def compute_advantages(
     (raw advantages + V) and V, flattened to [T * N]."""
     values = critic_forward(critic, batch.obs)
     last_value = critic_forward(critic, batch.last_obs)
-    final_values = critic_forward(critic, batch.final_obs)
+    if "cnn" in critic:
+        # final_obs is read only where an episode was truncated, rare with images (Atari's limit
+        # is 108k frames): skip the CNN's pass over T * N images when no row needs it.
+        final_values = jax.lax.cond(
+            jnp.any(batch.truncated),
+            lambda: critic_forward(critic, batch.final_obs),
+            lambda: jnp.zeros(batch.truncated.shape, values.dtype),
+        )
+    else:
+        final_values = critic_forward(critic, batch.final_obs)
     next_values = next_state_values(values, last_value, final_values, batch.truncated)
     advantages = gae(batch.rewards, values, next_values, batch.terminated, batch.truncated, gamma, gae_lambda)
     returns = (advantages + values).reshape(-1)
