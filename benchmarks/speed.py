@@ -33,7 +33,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ENVS = ("HalfCheetah-v5", "CartPole-v1")
+ENVS = ("HalfCheetah-v5", "CartPole-v1", "ALE/Pong-v5")
 NUM_ENVS, N_STEPS = 2, 1024
 BATCH = NUM_ENVS * N_STEPS
 SETTINGS = {
@@ -157,7 +157,8 @@ def measure_sb3(env_id: str, steps: int, vec: str, seed: int) -> dict:
     s = settings_for(env_id)
     envs = sb3_env(env_id, s["num_envs"], seed)
     if is_atari(env_id):
-        policy, policy_kwargs = "CnnPolicy", {"net_arch": {"pi": [], "vf": []}}
+        # trpo's actor and critic each have their own Nature CNN; sb3 shares one by default.
+        policy, policy_kwargs = "CnnPolicy", {"net_arch": {"pi": [], "vf": []}, "share_features_extractor": False}
     else:
         envs = VecNormalize(envs, norm_obs=True, norm_reward=False)
         policy = "MlpPolicy"
@@ -354,7 +355,8 @@ def write_doc(path: Path, text: str, results: dict, command: str, started: str, 
     path.write_text(
         f"""# Speed: trpo against sb3-contrib TRPO and the environments' own speed
 
-Written by `benchmarks/speed.py` ({started}). Command: `{command}` (what `make bench` runs).
+Written by `benchmarks/speed.py` ({started}). Command: `{command}`
+(`make bench` runs `python benchmarks/speed.py --out docs/benchmarks.md`).
 
 Machine: {host}. Versions: {versions()}. No GPU: everything runs on the CPU.
 
