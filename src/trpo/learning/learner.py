@@ -1,8 +1,10 @@
 """One TRPO iteration on a batch: advantages, the policy step, the critic fit.
 
 `policy_step` is the function to hold against the paper (Schulman et al., 2015, section 6 and
-appendix C). `update` chains the three stages as one pure function: the Learner jits it once per
-config, and the compiled training loop (trpo.training.compiled) calls the same function inside its scan.
+appendix C). `update` chains the stages as one pure function, `policy_stage` (advantages and the
+policy step) then `critic_stage` (the critic fit): the compiled training loop
+(trpo.training.compiled) calls it inside its scan; the Learner jits the two stages apart, once per
+config, so that the Gymnasium loop can start the next rollout between them.
 """
 
 from __future__ import annotations
