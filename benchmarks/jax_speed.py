@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 from trpo.config import TRPOConfig  # noqa: E402
 from trpo.envs.jax_envs import make_jax_env  # noqa: E402
 from trpo.runs import presets  # noqa: E402
-from trpo.runs.compiled_run import enable_compilation_cache  # noqa: E402
 from trpo.training import compiled  # noqa: E402
+from trpo.training.compile_cache import enable_compilation_cache  # noqa: E402
 
 ENV_ID = "gymnax:CartPole-v1"
 

@@ -1,17 +1,21 @@
 """Speed of trpo against sb3-contrib TRPO and against the environments' own speed, in one run.
 
-For each env, three measurements, each in a fresh process (so peak memory is its own):
+For each env, measurements each in a fresh process (so peak memory and start-up are its own),
+repeats interleaved, medians in the table:
 - ceiling: random actions through the vector-env driver that `trpo train` uses (no policy, no update);
-- trpo: `trpo.runs.run.train` (what `trpo train` runs: CSV + TensorBoard logs, checkpoints);
-- sb3: sb3-contrib TRPO with the same settings.
-Settings for both learners are rl-baselines3-zoo's MuJoCo TRPO settings, on every env: 2 envs x
-1024 steps, 20 critic epochs of minibatch 128 (320 Adam steps), 25 CG iterations, max KL 0.01,
-10 line-search steps of 0.8, 64x64 tanh MLPs, observation normalisation, no reward normalisation.
+- trpo cold: `trpo.runs.run.train` (what `trpo train` runs: CSV + TensorBoard logs, checkpoints)
+  with an empty JAX compilation cache; trpo warm: the same run again with the cache the cold run
+  filled (what every run after the first costs);
+- sb3: sb3-contrib TRPO with the same settings, torch at one thread.
+MLP envs use rl-baselines3-zoo's MuJoCo TRPO settings for both learners: 2 envs x 1024 steps, 20
+critic epochs of minibatch 128 (320 Adam steps), 25 CG iterations, max KL 0.01, 10 line-search
+steps of 0.8, 64x64 tanh MLPs, observation normalisation, no reward normalisation. ALE ids use
+trpo's Atari preset (Nature CNN) for both, on trpo's own Atari preprocessing.
 
-Steps/s are steady state: the first iteration (trpo's JIT compile, torch's warm-up) is left out and
-reported apart (trpo: compile_s). Repeats are interleaved (ceiling, trpo, sb3, ceiling, trpo, sb3,
-...) and the table shows medians. Run with `make bench` (writes docs/benchmarks.md) or
-`python benchmarks/speed.py --help`.
+Two speeds per learner: whole run (steps / seconds from before the learner's imports to the end
+of its last iteration: imports, env and network setup, compilation and the training) and steady
+state (steps after the first iteration / their seconds). Run with `make bench` (writes
+docs/benchmarks.md) or `python benchmarks/speed.py --help`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ENVS = ("CartPole-v1", "HalfCheetah-v5", "Hopper-v5")
+ENVS = ("HalfCheetah-v5", "CartPole-v1", "ALE/Pong-v5")
 NUM_ENVS, N_STEPS = 2, 1024
 BATCH = NUM_ENVS * N_STEPS
 SETTINGS = {
@@ -46,6 +50,22 @@ SETTINGS = {
     "gamma": 0.99,
     "gae_lambda": 0.95,
 }
+KINDS = ("ceiling", "trpo_cold", "trpo_warm", "sb3")
+
+
+def is_atari(env_id: str) -> bool:
+    return env_id.startswith("ALE/")
+
+
+def settings_for(env_id: str) -> dict:
+    """The learners' shared settings: the zoo's MuJoCo TRPO settings, or trpo's Atari preset."""
+    if not is_atari(env_id):
+        return dict(SETTINGS, normalize_rewards=False)
+    from trpo.runs import presets
+
+    values, _ = presets.resolve("auto", env_id)
+    values, _ = presets.split_make_kwargs(values, source=env_id)
+    return values
 
 
 def peak_rss_mb() -> float:
@@ -58,103 +78,107 @@ def measure_ceiling(env_id: str, steps: int, vec: str, seed: int) -> dict:
 
     from trpo.envs.vector import make_vector_env
 
-    envs = make_vector_env(env_id, NUM_ENVS, vec, seed=seed)
+    num_envs = settings_for(env_id)["num_envs"]
+    envs = make_vector_env(env_id, num_envs, vec, seed=seed)
     envs.reset(seed=seed)
     rng = np.random.default_rng(seed)
     space = envs.action_space
     if hasattr(space, "n"):
-        actions = rng.integers(0, space.n, (N_STEPS, NUM_ENVS))
+        actions = rng.integers(0, space.n, (1024, num_envs))
     else:
-        actions = rng.uniform(space.low, space.high, (N_STEPS, NUM_ENVS, *space.shape)).astype(np.float32)
-    vector_steps = steps // NUM_ENVS
+        actions = rng.uniform(space.low, space.high, (1024, num_envs, *space.shape)).astype(np.float32)
+    vector_steps = steps // num_envs
     start = time.perf_counter()
     for t in range(vector_steps):
-        envs.step(actions[t % N_STEPS])
+        envs.step(actions[t % 1024])
     wall = time.perf_counter() - start
     envs.close()
-    return {"sps": vector_steps * NUM_ENVS / wall, "peak_mb": peak_rss_mb()}
+    return {"sps": vector_steps * num_envs / wall, "peak_mb": peak_rss_mb()}
 
 
 def measure_trpo(env_id: str, steps: int, vec: str, seed: int) -> dict:
+    """`trpo train` as a function; the compilation cache is the one TRPO_JAX_CACHE names (the
+    driver gives a cold run an empty folder and the warm run the same folder again)."""
+    start = time.perf_counter()
     import csv
 
     from trpo.config import TRPOConfig
     from trpo.runs.run import RunOptions, train
 
-    config = TRPOConfig(**SETTINGS, seed=seed, vec=vec)
+    config = TRPOConfig.from_dict({**settings_for(env_id), "seed": seed, "vec": vec}, source="speed.py")
+    stamps: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        options = RunOptions(total_steps=steps + BATCH, run_dir=Path(tmp) / "run", eval_episodes=1, quiet=True)
+        options = RunOptions(
+            total_steps=steps,
+            run_dir=Path(tmp) / "run",
+            eval_episodes=1,
+            quiet=True,
+            on_iteration=lambda agent, metrics: stamps.append(time.perf_counter()),
+        )
         summary = train(env_id, config, options)
         with open(Path(tmp) / "run" / "metrics.csv") as f:
             rows = list(csv.DictReader(f))
-    update_wall_ms, update_cpu_ms = time_one_update(env_id, config)
-    rollout = [float(r["time/rollout_s"]) for r in rows]
-    update = [float(r["time/update_s"]) for r in rows]
-    first = rollout[0] + update[0]  # the first iteration compiles the update
-    steady_wall = summary["wall_s"] - first  # includes logging and checkpoints
+    batch = config.batch_size
     return {
-        "sps": (summary["total_steps"] - BATCH) / steady_wall,
-        "rollout_s": sum(rollout[1:]),
-        "update_s": sum(update[1:]),
-        "update_ms": 1e3 * statistics.median(update[1:]),
+        "whole_sps": summary["total_steps"] / (stamps[-1] - start),
+        "whole_s": stamps[-1] - start,
+        "sps": batch * (len(stamps) - 1) / (stamps[-1] - stamps[0]),
+        "first_iteration_s": stamps[0] - start,
+        "setup_s": summary["setup_s"],
         "compile_s": summary["compile_s"],
-        "update_alone_ms": update_wall_ms,
-        "update_alone_cpu_ms": update_cpu_ms,
-        "summary_sps": summary["sps"],
+        "rollout_ms": 1e3 * statistics.median(float(r["time/rollout_s"]) for r in rows[1:]),
+        "update_ms": 1e3 * statistics.median(float(r["time/update_s"]) for r in rows[1:]),
+        "steps": summary["total_steps"],
+        "eval_return": summary["eval"]["mean"],
         "peak_mb": peak_rss_mb(),
     }
 
 
-def time_one_update(env_id: str, config, repeats: int = 15) -> tuple[float, float]:
-    """Median wall and CPU (process) ms of Learner.update alone on one batch of this env's
-    transitions: policy step + 20 x 16 critic minibatches + advantages + stats to host."""
-    import jax
-    import numpy as np
+def sb3_env(env_id: str, num_envs: int, seed: int):
+    """sb3's vector env: gymnasium.make for MLP envs; trpo's own Atari preprocessing for ALE ids."""
+    from stable_baselines3.common.env_util import make_vec_env
 
-    from trpo.learning.normalization import update_stats, vector_part
-    from trpo.training.agent import TRPO
-    from trpo.training.train_step import normalize_batch
+    if not is_atari(env_id):
+        return make_vec_env(env_id, n_envs=num_envs, seed=seed)
+    from trpo.envs.make import env_factory
 
-    agent = TRPO(env_id, config)
-    raw = agent.sampler.collect(agent._actor_np, agent.normalizer)
-    obs_stats = update_stats(agent.train_state.obs_stats, vector_part(raw.obs))
-    batch = normalize_batch(obs_stats, agent.train_state.reward_stats, raw, config, np)
-    agent.learner.update(agent.state, batch)  # compile
-    wall, cpu = [], []
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        jax.block_until_ready(agent.learner.update(agent.state, batch))
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-    agent.close()
-    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
+    return make_vec_env(env_factory(env_id, train=True), n_envs=num_envs, seed=seed)
 
 
 def measure_sb3(env_id: str, steps: int, vec: str, seed: int) -> dict:
+    start = time.perf_counter()
     import torch
     from sb3_contrib import TRPO
-    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
     # One intra-op thread: on this shared 2-core machine torch's default (2 OpenMP threads) ran
     # sb3-contrib's update 40x slower (threads spinning on busy cores); 1 thread is its best here.
     torch.set_num_threads(1)
-    envs = VecNormalize(make_vec_env(env_id, n_envs=NUM_ENVS, seed=seed), norm_obs=True, norm_reward=False)
+    s = settings_for(env_id)
+    envs = sb3_env(env_id, s["num_envs"], seed)
+    if is_atari(env_id):
+        # trpo's actor and critic each have their own Nature CNN; sb3 shares one by default.
+        policy, policy_kwargs = "CnnPolicy", {"net_arch": {"pi": [], "vf": []}, "share_features_extractor": False}
+    else:
+        envs = VecNormalize(envs, norm_obs=True, norm_reward=False)
+        policy = "MlpPolicy"
+        policy_kwargs = {"net_arch": {"pi": [64, 64], "vf": [64, 64]}, "activation_fn": torch.nn.Tanh}
     model = TRPO(
-        "MlpPolicy",
+        policy,
         envs,
-        n_steps=N_STEPS,
-        batch_size=SETTINGS["critic_minibatch"],
-        n_critic_updates=SETTINGS["critic_epochs"],
-        learning_rate=SETTINGS["critic_lr"],
-        cg_max_steps=SETTINGS["cg_iters"],
-        cg_damping=SETTINGS["cg_damping"],
-        target_kl=SETTINGS["max_kl"],
-        line_search_max_iter=SETTINGS["backtrack_iters"],
-        line_search_shrinking_factor=SETTINGS["backtrack_coeff"],
-        gamma=SETTINGS["gamma"],
-        gae_lambda=SETTINGS["gae_lambda"],
-        policy_kwargs={"net_arch": {"pi": [64, 64], "vf": [64, 64]}, "activation_fn": torch.nn.Tanh},
+        n_steps=s["n_steps"],
+        batch_size=s["critic_minibatch"],
+        n_critic_updates=s["critic_epochs"],
+        learning_rate=s["critic_lr"],
+        cg_max_steps=s["cg_iters"],
+        cg_damping=s["cg_damping"],
+        target_kl=s["max_kl"],
+        line_search_max_iter=s.get("backtrack_iters", 10),
+        line_search_shrinking_factor=s.get("backtrack_coeff", 0.8),
+        gamma=s["gamma"],
+        gae_lambda=s["gae_lambda"],
+        sub_sampling_factor=s.get("fisher_subsample", 1),
+        policy_kwargs=policy_kwargs,
         seed=seed,
         device="cpu",
         verbose=0,
@@ -164,37 +188,43 @@ def measure_sb3(env_id: str, steps: int, vec: str, seed: int) -> dict:
         method = getattr(model, name)
 
         def timed(*args, _method=method, _name=name, **kwargs):
-            start = time.perf_counter()
+            begin = time.perf_counter()
             out = _method(*args, **kwargs)
-            times[_name].append(time.perf_counter() - start)
+            times[_name].append(time.perf_counter() - begin)
             return out
 
         setattr(model, name, timed)
-    start = time.perf_counter()
-    model.learn(steps + BATCH)
-    wall = time.perf_counter() - start
+    learn_start = time.perf_counter()
+    model.learn(steps)
+    end = time.perf_counter()
     rollout, update = times["collect_rollouts"], times["train"]
+    batch = s["num_envs"] * s["n_steps"]
     first = rollout[0] + update[0]
     return {
-        "sps": (model.num_timesteps - BATCH) / (wall - first),
-        "rollout_s": sum(rollout[1:]),
-        "update_s": sum(update[1:]),
+        "whole_sps": model.num_timesteps / (end - start),
+        "whole_s": end - start,
+        "sps": (model.num_timesteps - batch) / (end - learn_start - first),
+        "first_iteration_s": learn_start + first - start,
+        "rollout_ms": 1e3 * statistics.median(rollout[1:]),
         "update_ms": 1e3 * statistics.median(update[1:]),
+        "steps": model.num_timesteps,
         "peak_mb": peak_rss_mb(),
     }
 
 
-MEASURES = {"ceiling": measure_ceiling, "trpo": measure_trpo, "sb3": measure_sb3}
+MEASURES = {"ceiling": measure_ceiling, "trpo_cold": measure_trpo, "trpo_warm": measure_trpo, "sb3": measure_sb3}
 
 
 # --- the driver: interleaved repeats, medians, the markdown table --------------------------------
-def run_one(kind: str, env_id: str, steps: int, vec: str, seed: int) -> dict:
+def run_one(kind: str, env_id: str, steps: int, vec: str, seed: int, cache: Path) -> dict:
     cmd = [sys.executable, __file__, "--one", kind, "--env", env_id, "--steps", str(steps), "--vec", vec]
     cmd += ["--seed", str(seed)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "TRPO_JAX_CACHE": str(cache)}
+    load = os.getloadavg()[0]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} on {env_id} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load": load}
 
 
 def median(results: list[dict], key: str) -> float:
@@ -203,26 +233,40 @@ def median(results: list[dict], key: str) -> float:
 
 def table(results: dict, envs: list[str]) -> str:
     head = (
-        "| env | ceiling steps/s | trpo steps/s | sb3-contrib steps/s | trpo / sb3 | trpo / ceiling "
-        "| rollout share trpo / sb3 | ms per update trpo / sb3 | trpo update alone ms (CPU ms) "
-        "| trpo compile s | peak MB trpo / sb3 |\n"
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+        "| env | steps | load at starts | ceiling steps/s | trpo whole run cold / warm | sb3-contrib whole run "
+        "| trpo / sb3 whole run cold / warm | trpo steady | sb3-contrib steady | trpo / sb3 steady "
+        "| trpo steady / ceiling | ms per rollout trpo / sb3 | ms per update trpo / sb3 | trpo compile s cold / warm "
+        "| peak MB trpo / sb3 |\n"
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     )
     lines = []
     for env_id in envs:
-        c, t, s = (results[env_id][k] for k in ("ceiling", "trpo", "sb3"))
-
-        def share(rs):
-            return median([{"x": r["rollout_s"] / (r["rollout_s"] + r["update_s"])} for r in rs], "x")
-
+        c, cold, warm, s = (results[env_id][k] for k in KINDS)
+        loads = [r["load"] for k in KINDS for r in results[env_id][k]]
+        whole = {name: median(rs, "whole_sps") for name, rs in (("cold", cold), ("warm", warm), ("sb3", s))}
+        steady, steady_sb3 = median(warm, "sps"), median(s, "sps")
         lines.append(
-            f"| {env_id} | {median(c, 'sps'):,.0f} | {median(t, 'sps'):,.0f} | {median(s, 'sps'):,.0f} "
-            f"| {median(t, 'sps') / median(s, 'sps'):.2f}x | {median(t, 'sps') / median(c, 'sps'):.0%} "
-            f"| {share(t):.0%} / {share(s):.0%} | {median(t, 'update_ms'):.1f} / {median(s, 'update_ms'):.1f} "
-            f"| {median(t, 'update_alone_ms'):.1f} ({median(t, 'update_alone_cpu_ms'):.1f}) "
-            f"| {median(t, 'compile_s'):.1f} | {median(t, 'peak_mb'):,.0f} / {median(s, 'peak_mb'):,.0f} |"
+            f"| {env_id} | {median(warm, 'steps'):,.0f} | {min(loads):.1f}-{max(loads):.1f} | {median(c, 'sps'):,.0f} "
+            f"| {whole['cold']:,.0f} / {whole['warm']:,.0f} | {whole['sb3']:,.0f} "
+            f"| {whole['cold'] / whole['sb3']:.1f}x / {whole['warm'] / whole['sb3']:.1f}x "
+            f"| {steady:,.0f} | {steady_sb3:,.0f} | {steady / steady_sb3:.1f}x | {steady / median(c, 'sps'):.0%} "
+            f"| {median(warm, 'rollout_ms'):,.0f} / {median(s, 'rollout_ms'):,.0f} "
+            f"| {median(warm, 'update_ms'):,.0f} / {median(s, 'update_ms'):,.0f} "
+            f"| {median(cold, 'compile_s'):.1f} / {median(warm, 'compile_s'):.1f} "
+            f"| {median(warm, 'peak_mb'):,.0f} / {median(s, 'peak_mb'):,.0f} |"
         )
     return head + "\n".join(lines) + "\n"
+
+
+def runs_table(results: dict, envs: list[str]) -> str:
+    """Every measurement, in the order run, with the load average when it started."""
+    rows = ["| env | repeat | kind | load at start | whole-run steps/s | steady steps/s |", "|---|--:|---|--:|--:|--:|"]
+    for env_id in envs:
+        for kind in KINDS:
+            for i, r in enumerate(results[env_id][kind]):
+                whole = f"{r['whole_sps']:,.0f}" if "whole_sps" in r else ""
+                rows.append(f"| {env_id} | {i + 1} | {kind} | {r['load']:.1f} | {whole} | {r['sps']:,.0f} |")
+    return "\n".join(rows) + "\n"
 
 
 def machine() -> str:
@@ -252,9 +296,10 @@ def versions() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", nargs="+", default=list(ENVS))
-    parser.add_argument("--steps", type=int, default=10 * BATCH, help="timed env steps per learner run")
-    parser.add_argument("--ceiling-steps", type=int, default=10 * BATCH, help="timed env steps of the ceiling")
+    parser.add_argument("--envs", nargs="+", default=list(ENVS), help="ALE/ ids use trpo's Atari preset")
+    parser.add_argument("--steps", type=int, default=100_000, help="env steps per learner run (MLP envs)")
+    parser.add_argument("--atari-steps", type=int, default=2048, help="env steps per learner run (ALE/ ids)")
+    parser.add_argument("--ceiling-steps", type=int, default=10 * BATCH, help="env steps of the ceiling")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--vec", default="sync", help="trpo's vector-env backend (the ceiling uses the same)")
     parser.add_argument("--seed", type=int, default=0)
@@ -269,14 +314,23 @@ def main() -> int:
     command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     host = machine()
-    results: dict = {env_id: {k: [] for k in MEASURES} for env_id in args.envs}
-    for repeat in range(args.repeats):
-        for env_id in args.envs:
-            for kind in MEASURES:
-                steps = args.ceiling_steps if kind == "ceiling" else args.steps
-                r = run_one(kind, env_id, steps, args.vec, args.seed + repeat)
-                results[env_id][kind].append(r)
-                print(f"[{repeat + 1}/{args.repeats}] {env_id:15s} {kind:8s} {r['sps']:9,.0f} steps/s", flush=True)
+    results: dict = {env_id: {k: [] for k in KINDS} for env_id in args.envs}
+    with tempfile.TemporaryDirectory() as caches:
+        for repeat in range(args.repeats):
+            for env_id in args.envs:
+                # trpo_cold compiles into an empty cache; trpo_warm reads what it wrote.
+                cache = Path(caches) / f"{repeat}-{env_id.replace('/', '_')}"
+                for kind in KINDS:
+                    steps = args.atari_steps if is_atari(env_id) else args.steps
+                    steps = args.ceiling_steps if kind == "ceiling" else steps
+                    r = run_one(kind, env_id, steps, args.vec, args.seed + repeat, cache)
+                    results[env_id][kind].append(r)
+                    whole = f"whole {r['whole_sps']:9,.0f}" if "whole_sps" in r else " " * 15
+                    print(
+                        f"[{repeat + 1}/{args.repeats}] {env_id:15s} {kind:9s} load {r['load']:4.1f} {whole} "
+                        f"steady {r['sps']:9,.0f} steps/s",
+                        flush=True,
+                    )
     text = table(results, args.envs)
     print(text)
     if args.out:
@@ -286,41 +340,60 @@ def main() -> int:
 
 def write_doc(path: Path, text: str, results: dict, command: str, started: str, host: str, args) -> None:
     settings = ", ".join(f"{k}={v}" for k, v in SETTINGS.items())
+    atari = [e for e in args.envs if is_atari(e)]
+    atari_note = ""
+    if atari:
+        preset = ", ".join(f"{k}={v}" for k, v in settings_for(atari[0]).items())
+        atari_note = (
+            f"\nALE ids ({', '.join(atari)}): trpo's Atari preset for both learners ({preset}), on trpo's own Atari "
+            "preprocessing (sb3-contrib gets the same env factory); sb3-contrib's `CnnPolicy` (Nature CNN, "
+            "separate actor and critic networks, linear heads) with `sub_sampling_factor` = fisher_subsample. "
+            f"Learners run {args.atari_steps} steps.\n"
+        )
     raw = json.dumps(results, indent=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"""# Speed: trpo against sb3-contrib TRPO and the environments' own speed
 
-Written by `benchmarks/speed.py` ({started}). Command: `{command}` (what `make bench` runs).
+Written by `benchmarks/speed.py` ({started}). Command: `{command}`
+(`make bench` runs `python benchmarks/speed.py --out docs/benchmarks.md`).
 
 Machine: {host}. Versions: {versions()}. No GPU: everything runs on the CPU.
 
-Settings, the same for both learners and every env (rl-baselines3-zoo's MuJoCo TRPO settings,
+Settings, the same for both learners on the MLP envs (rl-baselines3-zoo's MuJoCo TRPO settings,
 used for CartPole-v1 too): {settings}; 64x64 tanh MLPs; observations normalised (sb3-contrib:
 `VecNormalize(norm_reward=False)`), rewards not. trpo vector-env backend: `{args.vec}`.
-
+{atari_note}
 {text}
 How to read it:
-- steps/s are medians over {args.repeats} interleaved repeats (ceiling, trpo, sb3, ceiling, ...),
-  each in a fresh process; learners run {args.steps} timed env steps after one untimed first
-  iteration (trpo's JIT compile, reported as *trpo compile s*; torch's warm-up), the ceiling
-  {args.ceiling_steps} steps.
-- ceiling: uniformly random actions through the same vector-env driver `trpo train` uses,
-  with no policy and no update: the speed of the simulator plus the driver.
-- trpo steps/s is `trpo.runs.run.train` (what `trpo train` does, logging and checkpoints included);
-  sb3-contrib has no file logging here (verbose=0).
-- sb3-contrib runs torch with one thread (`torch.set_num_threads(1)`): with torch's default of
-  one OpenMP thread per core, its updates were up to 40x slower on this shared machine.
-- rollout share: time collecting transitions / (that + time in the update).
-- ms per update: median wall time of one update on {BATCH} samples (advantages, policy step with
-  CG and line search, 320 critic Adam steps, and for trpo the host-side statistics).
-- trpo update alone: `Learner.update` on one batch of {BATCH} transitions, timed by itself
-  (median of 15, after compiling), in wall ms and in CPU ms of the process (CPU time counts
-  every thread and is not stretched by waiting for a core on a busy machine).
+- Medians over {args.repeats} repeats, interleaved (per env: ceiling, trpo cold, trpo warm, sb3-contrib,
+  then the next env, then the next repeat), each in a fresh process. Learners run {args.steps} env
+  steps on the MLP envs; the ceiling {args.ceiling_steps} steps.
+- *load at starts*: the lowest and highest 1-minute load average when this env's measurements
+  started (2 cores: above 2 the measurements waited for a core; the table below lists each).
+- *whole run*: steps / seconds from before the learner's imports to the end of its last
+  iteration, so imports, making the envs, initialising the networks, JIT compilation (trpo) or
+  torch's warm-up (sb3-contrib) and all of training are in it. trpo *cold* starts with an empty
+  JAX compilation cache, *warm* with the cache the cold run filled (every run after the first;
+  see docs/usage.md, "The compilation cache").
+- *steady*: steps after the first iteration / their seconds (trpo: the warm run; the next
+  rollout runs beside the critic fit, so a steady iteration costs about the rollout plus the
+  policy step).
+- *ceiling*: uniformly random actions through the same vector-env driver `trpo train` uses, with
+  no policy and no update: the speed of the simulator plus the driver.
+- trpo is `trpo.runs.run.train` (what `trpo train` does, CSV and TensorBoard logging and
+  checkpoints included); sb3-contrib has no file logging here (verbose=0) and runs torch with one
+  thread (`torch.set_num_threads(1)`): with torch's default of one OpenMP thread per core, its
+  updates were up to 40x slower on this shared machine.
+- ms per rollout / update: medians over the steady iterations (trpo's rollout runs in a thread
+  beside the previous critic fit).
 - peak MB: the measuring process's peak resident memory (includes the libraries: JAX, torch).
 - The machine is shared (2 cores, other jobs running): absolute numbers move between runs;
   ratios measured side by side move less.
 
+Every measurement:
+
+{runs_table(results, list(results))}
 <details><summary>Raw results (every repeat)</summary>
 
 ```json

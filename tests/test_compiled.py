@@ -115,12 +115,6 @@ def assert_trees_close(a, b, rtol=1e-4, atol=1e-6):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
-@pytest.fixture(autouse=True)
-def no_persistent_cache(monkeypatch):
-    """Tests compile from scratch and leave nothing in ~/.cache."""
-    monkeypatch.setenv("TRPO_JAX_CACHE", "off")
-
-
 def test_cartpole_solved_by_the_compiled_path(tmp_path):
     """Budget: 60 iterations of the gymnax:CartPole-v1 preset (122,880 env steps), seeds 0-2 in
     one vmapped program. One seed is a sample, not a guarantee (a single-seed program of seed 1

@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -104,3 +105,66 @@ def test_nature_cnn_refuses_images_too_small_for_it():
     spec = ObservationSpec.from_space(Box(0, 255, (35, 35, 1), np.uint8))
     with pytest.raises(ValueError, match="too small for the 'nature' CNN; use cnn='small'"):
         init_actor(jax.random.PRNGKey(0), spec, (), Categorical(num_actions=2), 0.0, "nature")
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding"),
+    [
+        (84, 8, 4, "VALID"),
+        (20, 4, 2, "VALID"),
+        (9, 3, 1, "VALID"),
+        (5, 3, 1, "SAME"),
+        (7, 4, 2, "SAME"),
+        (6, 3, 2, "SAME"),
+    ],
+)
+def test_conv2d_as_patches_times_kernel_is_xlas_convolution_values_and_gradients(size, kernel, stride, padding):
+    """networks.conv2d (image patches @ kernel) against jax.lax.conv_general_dilated, the
+    independent reference, for the Nature CNN's three layers and SAME padding with odd and even
+    totals; gradients in both the input and the kernel."""
+    from trpo.learning.networks import Conv, conv2d
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((2, size, size, 3)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((kernel, kernel, 3, 5)), jnp.float32)
+
+    def reference(x, w):
+        return jax.lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def ours(x, w):
+        return conv2d(x, Conv(w, jnp.zeros(5), stride, padding))
+
+    np.testing.assert_allclose(ours(x, w), reference(x, w), rtol=1e-4, atol=1e-4)
+    weights = jnp.asarray(rng.standard_normal(reference(x, w).shape), jnp.float32)
+    grads = [jax.grad(lambda x, w, f=f: jnp.sum(f(x, w) * weights), argnums=(0, 1))(x, w) for f in (ours, reference)]
+    for got, want in zip(*grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_cnn_advantages_skip_the_final_observations_only_when_no_episode_was_truncated():
+    """compute_advantages runs a CNN critic over final_obs only if some row is truncated: the
+    result equals GAE with the final values computed directly, with and without truncations."""
+    from trpo.learning.advantages import gae, next_state_values
+    from trpo.learning.batch import Batch
+    from trpo.learning.learner import compute_advantages
+
+    spec = ObservationSpec.from_space(Box(0, 255, (12, 12, 2), np.uint8))
+    critic = init_critic(jax.random.PRNGKey(1), spec, (8,), "small")
+    rng = np.random.default_rng(0)
+
+    def images(*lead):
+        return {IMAGE: rng.integers(0, 256, (*lead, 12, 12, 2), dtype=np.uint8)}
+
+    for truncated_rows in ([], [(3, 1)]):
+        truncated = np.zeros((6, 2), bool)
+        for t, n in truncated_rows:
+            truncated[t, n] = True
+        batch = Batch(images(6, 2), np.zeros((6, 2), np.int64), rng.standard_normal((6, 2)).astype(np.float32),
+                      np.zeros((6, 2), bool), truncated, images(6, 2), images(2))  # fmt: skip
+        got = jax.jit(compute_advantages, static_argnums=(2, 3, 4))(critic, batch, 0.9, 0.8, False)
+        values = critic_forward(critic, batch.obs)
+        next_values = next_state_values(
+            values, critic_forward(critic, batch.last_obs), critic_forward(critic, batch.final_obs), truncated
+        )
+        want = gae(batch.rewards, values, next_values, batch.terminated, truncated, 0.9, 0.8)
+        np.testing.assert_allclose(got["advantages"], np.asarray(want).reshape(-1), rtol=1e-5, atol=1e-5)

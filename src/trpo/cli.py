@@ -38,6 +38,7 @@ from trpo.runs.run import (
     train,
 )
 from trpo.training.checkpoint import CheckpointError
+from trpo.training.compile_cache import turn_off_compilation_cache
 from trpo.training.evaluation import DEFAULT_EVAL_SEED, EvaluationFault
 from trpo.training.interrupt import TrainingInterrupted
 
@@ -93,6 +94,9 @@ class TrainArgs:
     """envs per sampler worker: sets num_envs = workers * envs_per_worker"""
     ray_address: str | None = None
     """with --sampler ray: join this Ray cluster (e.g. 10.0.0.1:6379 or auto) instead of starting a local one"""
+    no_compile_cache: bool = False
+    """compile from scratch and keep nothing on disk (default: JAX's persistent compilation cache in
+    ~/.cache/trpo/jax, or TRPO_JAX_CACHE=DIR; TRPO_JAX_CACHE=off does what this flag does)"""
 
 
 @dataclass
@@ -110,6 +114,8 @@ class ResumeArgs:
     """deterministic evaluation episodes at the end of training"""
     quiet: bool = False
     """no progress bar and no table"""
+    no_compile_cache: bool = False
+    """compile from scratch and keep nothing on disk (default: JAX's persistent compilation cache)"""
 
 
 @dataclass
@@ -235,6 +241,8 @@ def cmd_train(argv: list[str]) -> int:
     base = _apply_envs_per_worker(argv, base)
     defaults = TrainArgs(env_id=env_id or "", config=base, make_kwargs=presets.format_make_kwargs(preset_make_kwargs))
     args = tyro.cli(TrainArgs, args=argv, default=defaults, prog="trpo train")
+    if args.no_compile_cache:
+        turn_off_compilation_cache()
     if is_jax_env_id(args.env_id):
         return _train_compiled(args, source)
     config = args.config
@@ -274,6 +282,8 @@ def cmd_resume(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         argv = ["--help"]  # `trpo train --resume --help`: --resume would take --help as its folder
     args = tyro.cli(ResumeArgs, args=argv, prog="trpo train --resume")
+    if args.no_compile_cache:
+        turn_off_compilation_cache()
     saved = read_config_yaml(args.resume)
     total_steps = args.total_steps if args.total_steps is not None else int(saved["total_steps"])
     options = RunOptions(

@@ -60,7 +60,7 @@ class Sampler:
         self.dist: Distribution = envs.distribution
         self.n_steps = n_steps
         self.rngs = list(rngs) if rngs is not None else [noise_stream(seed, 0)]
-        n, spec = envs.num_envs, envs.obs_spec
+        n = envs.num_envs
         if n % len(self.rngs):
             raise ValueError(f"{n} envs cannot be split into {len(self.rngs)} equal groups")
         size = n // len(self.rngs)
@@ -68,9 +68,17 @@ class Sampler:
         self.obs = copy(envs.reset(seed=seed if reset_seed is None else reset_seed))
         self.memory: RecurrentMemory | None = None
         """recurrent actors only: each env's states, made at the first rollout"""
-        action_shape = envs.action_space.shape
-        action_dtype = np.float32 if np.issubdtype(envs.action_space.dtype, np.floating) else np.int64
-        self._buffers = Batch(
+        self._buffers = self._allocate()
+        self._spare: Batch | None = None
+        """a second set of buffers, made on the second collect: the batch collect() returned last
+        stays intact while the next one is collected (in a thread, beside the critic fit)"""
+        self._collected = False
+
+    def _allocate(self) -> Batch:
+        n_steps, n, spec = self.n_steps, self.envs.num_envs, self.envs.obs_spec
+        action_shape = self.envs.action_space.shape
+        action_dtype = np.float32 if np.issubdtype(self.envs.action_space.dtype, np.floating) else np.int64
+        return Batch(
             obs=spec.allocate(n_steps, n),
             actions=np.zeros((n_steps, n, *action_shape), action_dtype),
             rewards=np.zeros((n_steps, n), np.float32),
@@ -135,8 +143,14 @@ class Sampler:
         self, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Callable[[], None] | None = None
     ) -> Batch:
         """n_steps steps of every env with the actor's NumPy parameters, acting on observations
-        normalised by `normalizer`. The returned arrays are reused by the next call. `check_stop`,
-        called after every env step, may raise to abandon the batch (see trpo.training.interrupt)."""
+        normalised by `normalizer`. The returned arrays are reused by the call after next (two
+        sets of buffers take turns). `check_stop`, called after every env step, may raise to
+        abandon the batch (see trpo.training.interrupt)."""
+        if self._spare is None and self._collected:
+            self._spare = self._allocate()
+        if self._collected:
+            self._buffers, self._spare = self._spare, self._buffers
+        self._collected = True
         b = self._buffers
         if "core" in actor_np:
             b = self._buffers = self._recurrent_buffers(actor_np)

@@ -1,8 +1,10 @@
 """One TRPO iteration on a batch: advantages, the policy step, the critic fit.
 
 `policy_step` is the function to hold against the paper (Schulman et al., 2015, section 6 and
-appendix C). `update` chains the three stages as one pure function: the Learner jits it once per
-config, and the compiled training loop (trpo.training.compiled) calls the same function inside its scan.
+appendix C). `update` chains the stages as one pure function, `policy_stage` (advantages and the
+policy step) then `critic_stage` (the critic fit): the compiled training loop
+(trpo.training.compiled) calls it inside its scan; the Learner jits the two stages apart, once per
+config, so that the Gymnasium loop can start the next rollout between them.
 
 Recurrent policies (a batch with episode_starts and initial states) run the same stages on whole
 sequences: the actor's inputs are `Sequences` (the rollout, time-major, unrolled from the stored
@@ -13,6 +15,7 @@ minibatches of whole env sequences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
@@ -71,7 +74,16 @@ def compute_advantages(
     else:
         values = critic_forward(critic, batch.obs)
         last_value = critic_forward(critic, batch.last_obs)
-        final_values = critic_forward(critic, batch.final_obs)
+        if "cnn" in critic:
+            # final_obs is read only where an episode was truncated, rare with images (Atari's limit
+            # is 108k frames): skip the CNN's pass over T * N images when no row needs it.
+            final_values = jax.lax.cond(
+                jnp.any(batch.truncated),
+                lambda: critic_forward(critic, batch.final_obs),
+                lambda: jnp.zeros(batch.truncated.shape, values.dtype),
+            )
+        else:
+            final_values = critic_forward(critic, batch.final_obs)
     next_values = next_state_values(values, last_value, final_values, batch.truncated)
     advantages = gae(batch.rewards, values, next_values, batch.terminated, batch.truncated, gamma, gae_lambda)
     returns = (advantages + values).reshape(-1)
@@ -142,7 +154,10 @@ def policy_step(
         config.cg_damping,
     )
 
-    # XLA on CPU runs convolutions slowly inside loop bodies: unroll the loops for CNN actors.
+    # XLA on CPU runs the backward pass of a convolution an order of magnitude slower inside a
+    # loop body (trust_region._run_loop): CG's products (a transposed JVP) are unrolled for CNN
+    # actors. The line search is forward passes only, which run as fast in a while_loop: it
+    # stays one, and stops at the first accepted step instead of evaluating every fraction.
     unroll = "cnn" in actor
     # 1. g = grad L at theta_old; 2. s ~ F^-1 g; 3. full step beta * s on the KL boundary.
     g = jax.grad(surrogate)(theta_old)
@@ -165,7 +180,6 @@ def policy_step(
             config.max_kl,
             config.backtrack_coeff,
             config.backtrack_iters,
-            unroll,
         )
         theta, accepted, fraction, kl, gain = result
     stats = PolicyStats(
@@ -282,18 +296,12 @@ def init_state(
     return LearnerState(actor, critic, optimizer.init(critic), key)
 
 
-def update(
-    state: LearnerState,
-    batch: Batch,
-    config: TRPOConfig,
-    dist: Distribution,
-    optimizer: optax.GradientTransformation,
-    critic_lr_scale: jax.Array | float = 1.0,
-) -> tuple[LearnerState, dict[str, jax.Array]]:
-    """One TRPO iteration on a batch, as a pure function: advantages with the current critic,
-    then the policy step, then the critic fit (its learning rate multiplied by critic_lr_scale).
-    The Gymnasium path jits it (Learner.update); the compiled path (trpo.training.compiled) calls it
-    inside its training scan, so both run this code."""
+def policy_stage(
+    state: LearnerState, batch: Batch, config: TRPOConfig, dist: Distribution
+) -> tuple[Params, dict[str, jax.Array], dict[str, jax.Array]]:
+    """The first half of update(): advantages with the current critic, then the policy step.
+    Returns (actor, targets for the critic fit, stats). A non-finite step or actor keeps the old
+    actor bit for bit (stats["train/skipped"] is 1). The next rollout needs only this half."""
     targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
     # [T, N, ...] -> [T * N, ...] for every observation part.
     n = batch.rewards.size
@@ -301,12 +309,38 @@ def update(
     if batch.actor_state is not None:
         # A recurrent policy: actor and critic each unroll the rollout from their own stored state.
         obs = Sequences(batch.obs, batch.episode_starts, batch.actor_state)
-        critic_obs = obs._replace(initial=batch.critic_state)
         fisher_obs = fisher_samples(obs, config.fisher_subsample)
     else:
-        obs = critic_obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
+        obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
         fisher_obs = fisher_samples(batch.obs, config.fisher_subsample)
     actor, policy_stats = policy_step(state.actor, obs, actions, targets["advantages"], dist, config, fisher_obs)
+    stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
+    stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
+    skip = (stats["train/skipped"] > 0) | ~all_finite(actor)
+    stats["train/skipped"] = skip.astype(stats["train/skipped"].dtype)
+    actor = jax.tree.map(lambda old, new: jnp.where(skip, old, new), state.actor, actor)
+    return actor, {"returns": targets["returns"], "values": targets["values"]}, stats
+
+
+def critic_stage(
+    state: LearnerState,
+    batch: Batch,
+    targets: dict[str, jax.Array],
+    policy_skipped: jax.Array,
+    config: TRPOConfig,
+    optimizer: optax.GradientTransformation,
+    critic_lr_scale: jax.Array | float = 1.0,
+) -> tuple[Params, Any, jax.Array, dict[str, jax.Array]]:
+    """The second half of update(): the critic fit on policy_stage's targets (its learning rate
+    multiplied by critic_lr_scale). Returns (critic, optimiser state, key, stats). A skipped policy
+    step or a non-finite critic, optimiser state or loss keeps the old critic and optimiser state
+    bit for bit (stats["train/skipped"] is then 1)."""
+    n = batch.rewards.size
+    if batch.critic_state is not None:
+        # A recurrent critic is fitted on whole env sequences from its stored state.
+        critic_obs = Sequences(batch.obs, batch.episode_starts, batch.critic_state)
+    else:
+        critic_obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
     critic_key, key = jax.random.split(state.key)
     critic, critic_opt, value_loss = fit_critic(
         state.critic,
@@ -321,19 +355,45 @@ def update(
         config.critic_minibatch,
         config.value_clip,
     )
-    stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
-    stats["train/value_loss"] = value_loss
-    stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
-    # A non-finite value anywhere (loss, gradient, step, new parameters) skips the whole update:
-    # actor, critic and optimiser state stay as they were, bit for bit.
-    skip = (stats["train/skipped"] > 0) | ~all_finite((actor, critic, critic_opt, value_loss))
-    stats["train/skipped"] = skip.astype(stats["train/skipped"].dtype)
-    actor, critic, critic_opt = jax.tree.map(
-        lambda old, new: jnp.where(skip, old, new),
-        (state.actor, state.critic, state.critic_opt),
-        (actor, critic, critic_opt),
+    skip = (policy_skipped > 0) | ~all_finite((critic, critic_opt, value_loss))
+    critic, critic_opt = jax.tree.map(
+        lambda old, new: jnp.where(skip, old, new), (state.critic, state.critic_opt), (critic, critic_opt)
     )
-    return LearnerState(actor, critic, critic_opt, key), stats
+    return critic, critic_opt, key, {"train/value_loss": value_loss, "train/skipped": skip.astype(value_loss.dtype)}
+
+
+def merge_stats(policy: dict[str, jax.Array], critic: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """One update's stats: the policy step's, the critic's loss, skipped if either stage was."""
+    stats = {name: value for name, value in policy.items() if name != "train/explained_variance"}
+    stats["train/skipped"] = jnp.maximum(policy["train/skipped"], critic["train/skipped"])
+    stats["train/value_loss"] = critic["train/value_loss"]
+    stats["train/explained_variance"] = policy["train/explained_variance"]
+    return stats
+
+
+def update(
+    state: LearnerState,
+    batch: Batch,
+    config: TRPOConfig,
+    dist: Distribution,
+    optimizer: optax.GradientTransformation,
+    critic_lr_scale: jax.Array | float = 1.0,
+) -> tuple[LearnerState, dict[str, jax.Array]]:
+    """One TRPO iteration on a batch, as a pure function: advantages with the current critic,
+    then the policy step, then the critic fit (its learning rate multiplied by critic_lr_scale).
+    The compiled path (trpo.training.compiled) calls it inside its training scan; the Gymnasium
+    path jits its two stages apart (Learner.update), so that the next rollout can start once the
+    policy step is done.
+
+    A non-finite value in the policy step (loss, gradient, step, new actor) skips the whole
+    update: actor, critic and optimiser state stay as they were, bit for bit. A non-finite critic
+    fit keeps the old critic and optimiser state; the policy step, made with the old critic's
+    (finite) advantages, stands."""
+    actor, targets, policy_stats = policy_stage(state, batch, config, dist)
+    critic, critic_opt, key, critic_stats = critic_stage(
+        state, batch, targets, policy_stats["train/skipped"], config, optimizer, critic_lr_scale
+    )
+    return LearnerState(actor, critic, critic_opt, key), merge_stats(policy_stats, critic_stats)
 
 
 class Learner:
@@ -345,7 +405,7 @@ class Learner:
         self.dist = dist
         self.obs = obs
         self.optimizer = optax.adam(config.critic_lr)
-        self._update = _jitted_update(config.replace(seed=0), dist)
+        self._policy_stage, self._critic_stage = _jitted_stages(config.replace(seed=0), dist)
 
     def init(self, key: jax.Array) -> LearnerState:
         # One jitted call: eagerly, each orthogonal init compiles its own QR, seconds per shape.
@@ -353,21 +413,37 @@ class Learner:
         return jax.jit(init)(key)
 
     def update(
-        self, state: LearnerState, batch: Batch, critic_lr_scale: float = 1.0
+        self,
+        state: LearnerState,
+        batch: Batch,
+        critic_lr_scale: float = 1.0,
+        after_policy: Callable[[Params], Any] | None = None,
     ) -> tuple[LearnerState, dict[str, float]]:
         """Advantages with the current critic, then the policy step, then the critic fit (its
-        learning rate multiplied by critic_lr_scale).
+        learning rate multiplied by critic_lr_scale): update() in two jitted stages.
 
-        If the policy step or the critic fit meets a non-finite value (loss, gradient, step or
-        new parameters), the whole update is skipped: actor, critic and optimiser state come back
-        unchanged and stats["train/skipped"] is 1."""
-        state, stats = self._update(state, batch, critic_lr_scale=jnp.float32(critic_lr_scale))
-        return state, {name: float(value) for name, value in jax.device_get(stats).items()}
+        `after_policy(actor)` is called with the new actor between the two, while the critic fit
+        has not started: the Gymnasium loop starts the next rollout there, to run beside the
+        critic fit. A non-finite value skips as update() says (stats["train/skipped"] is 1)."""
+        actor, targets, policy_stats = self._policy_stage(state, batch)
+        if after_policy is not None:
+            after_policy(actor)
+        critic, critic_opt, key, critic_stats = self._critic_stage(
+            state, batch, targets, policy_stats["train/skipped"], critic_lr_scale=jnp.float32(critic_lr_scale)
+        )
+        stats = merge_stats(policy_stats, critic_stats)
+        return LearnerState(actor, critic, critic_opt, key), {
+            name: float(value) for name, value in jax.device_get(stats).items()
+        }
 
 
 @lru_cache(maxsize=16)
-def _jitted_update(config: TRPOConfig, dist: Distribution) -> Any:
-    """The jitted update for a config, shared by every Learner with that config (the seed does
-    not matter to it), so another agent in the same process (a reload, a second seed, a test)
-    does not compile it again."""
-    return jax.jit(partial(update, config=config, dist=dist, optimizer=optax.adam(config.critic_lr)))
+def _jitted_stages(config: TRPOConfig, dist: Distribution) -> tuple[Any, Any]:
+    """The jitted policy and critic stages for a config, shared by every Learner with that config
+    (the seed does not matter to them), so another agent in the same process (a reload, a second
+    seed, a test) does not compile them again."""
+    optimizer = optax.adam(config.critic_lr)
+    return (
+        jax.jit(partial(policy_stage, config=config, dist=dist)),
+        jax.jit(partial(critic_stage, config=config, optimizer=optimizer)),
+    )

@@ -139,15 +139,40 @@ def init_cnn(key: jax.Array, image_hwc: tuple[int, int, int], architecture: str)
     return {"convs": convs, "dense": dense}
 
 
+def image_patches(x: jax.Array, kernel: int, stride: int, padding: str) -> jax.Array:
+    """[B, H, W, C] -> [B, H', W', kernel * kernel * C]: each output position's receptive field,
+    ordered (row, column, channel) as an HWIO kernel reshaped to [kernel * kernel * C, out]. Made of
+    strided slices, whose transpose is a padded add; padding as jax.lax.conv_general_dilated's."""
+    _, height, width, _ = x.shape
+    if padding == "SAME":
+        out_h, out_w = -(-height // stride), -(-width // stride)
+        pad_h = max((out_h - 1) * stride + kernel - height, 0)
+        pad_w = max((out_w - 1) * stride + kernel - width, 0)
+        x = jnp.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+    else:
+        out_h, out_w = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+    rows, cols = stride * (out_h - 1) + 1, stride * (out_w - 1) + 1
+    return jnp.concatenate(
+        [x[:, i : i + rows : stride, j : j + cols : stride, :] for i in range(kernel) for j in range(kernel)], axis=-1
+    )
+
+
+def conv2d(x: jax.Array, conv: Conv) -> jax.Array:
+    """The convolution of NHWC images with an HWIO kernel, as one matrix product of the image
+    patches: XLA on CPU runs the gradient of that (a matrix product and a padded add) about 1.5-2x
+    faster than a convolution's gradient (Nature CNN, 512 frames: 3.2-3.8 s against 5.4-5.9 s on
+    this 2-core machine under load; the forward pass costs about the same, 1.7-1.9 s against 1.5-1.7 s),
+    and TRPO's update is mostly gradients and Fisher-vector products."""
+    kernel, out = conv.w.shape[0], conv.w.shape[-1]
+    return image_patches(x, kernel, conv.stride, conv.padding) @ conv.w.reshape(-1, out)
+
+
 def cnn(params: Params, image: jax.Array) -> jax.Array:
     """Features [..., F] of uint8 images [..., H, W, C], scaled to [0, 1] first."""
     lead = image.shape[:-3]
     x = image.reshape(-1, *image.shape[-3:]).astype(jnp.float32) / 255.0
     for conv in params["convs"]:
-        x = jax.lax.conv_general_dilated(
-            x, conv.w, (conv.stride, conv.stride), conv.padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
-        )
-        x = jax.nn.relu(x + conv.b)
+        x = jax.nn.relu(conv2d(x, conv) + conv.b)
     x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(x @ params["dense"]["w"] + params["dense"]["b"])
     return x.reshape(*lead, x.shape[-1])

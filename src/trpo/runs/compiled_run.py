@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from trpo.runs.run import (
     write_json,
 )
 from trpo.training import checkpoint
+from trpo.training.compile_cache import enable_compilation_cache
 from trpo.training.compiled import METRIC_NAMES, Carry, Program, eval_keys, evaluate_seeds, init_seeds, run_seeds
 from trpo.training.evaluation import evaluation_result
 from trpo.training.logger import Logger, metrics_row, truncate_metrics
@@ -46,17 +46,6 @@ from trpo.training.train_step import checkpoint_meta, restore_state, state_array
 
 EVAL_SEED = 10_000
 """episode i of the final evaluation starts from seed EVAL_SEED + i, as TRPO.evaluate"""
-CACHE_ENV = "TRPO_JAX_CACHE"
-
-
-def enable_compilation_cache() -> None:
-    """Keep compiled programs on disk (JAX's persistent cache), so a second run of the same env
-    and config skips most of the compile. TRPO_JAX_CACHE=DIR moves it, TRPO_JAX_CACHE=off disables it."""
-    folder = os.environ.get(CACHE_ENV, str(Path.home() / ".cache" / "trpo" / "jax"))
-    if folder.lower() in ("off", "0", "none", ""):
-        return
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def seed_slice(tree: Any, i: int) -> Any:

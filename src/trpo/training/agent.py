@@ -7,6 +7,7 @@ logger and the checkpoint directory only watch.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -22,11 +23,13 @@ from trpo.config import TRPOConfig
 from trpo.envs.errors import EnvFault
 from trpo.envs.make import EnvFactory, env_factory, make_one
 from trpo.envs.vector import VectorEnv, make_vector_env
+from trpo.learning.batch import Batch
 from trpo.learning.learner import Learner, LearnerState
 from trpo.learning.networks import acting_forward, acting_step, to_acting
-from trpo.learning.normalization import ObservationNormalizer
+from trpo.learning.normalization import ObservationNormalizer, RunningStats
 from trpo.learning.recurrent import zeros
 from trpo.training import checkpoint
+from trpo.training.compile_cache import enable_compilation_cache
 from trpo.training.episode_memory import EpisodeMemory
 from trpo.training.evaluation import DEFAULT_EVAL_SEED, play_episodes, render_factory, with_video
 from trpo.training.interrupt import TrainingInterrupted
@@ -62,6 +65,8 @@ class TRPO:
         """`total_steps`: the run's budget, where it is known. With critic_lr_decay the critic's
         learning rate reaches 0 there, however many learn() calls it takes; without it, at the
         end of each learn() call."""
+        # Before anything is jitted: JAX decides at the first compilation whether to use the cache.
+        enable_compilation_cache()
         self.config = config or TRPOConfig()
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
@@ -88,6 +93,8 @@ class TRPO:
         self._compiled = False
         self.train_wall_s = 0.0
         self._actor_np = to_acting(self.state.actor, self.state.critic)
+        self._next_batch: NextBatch | None = None
+        """the next batch, under way in a thread beside the critic fit (see _iterate)"""
 
     @property
     def state(self) -> LearnerState:
@@ -149,9 +156,13 @@ class TRPO:
         horizon = math.ceil(budget / batch_size) * batch_size
         self.train_state = self.train_state._replace(lr_horizon=np.asarray(horizon, np.int64))
         start = time.perf_counter()
+        # The next rollout runs beside the critic fit, except after the last iteration (and with
+        # the Ray sampler, whose workers already run apart, and with a recurrent policy, whose
+        # rollout steps the critic's core too: the critic is still being fitted).
+        overlap = self.config.sampler == "local" and self.config.recurrent == "none"
         try:
-            for _ in range(iterations):
-                metrics = self._iterate(check_stop)
+            for k in range(iterations):
+                metrics = self._iterate(check_stop, collect_next=overlap and k + 1 < iterations)
                 if logger is not None:
                     logger.write(metrics)
                 if checkpoints is not None and checkpoint_every and self.iteration % checkpoint_every == 0:
@@ -174,16 +185,40 @@ class TRPO:
             self.save_checkpoint(checkpoints)
         return self
 
-    def _iterate(self, check_stop: Callable[[], None] | None = None) -> dict[str, float]:
+    def _iterate(self, check_stop: Callable[[], None] | None = None, collect_next: bool = False) -> dict[str, float]:
+        """One iteration: the batch (collected now, or already under way), then train_step. With
+        `collect_next`, the next batch starts in a thread as soon as the policy step is done: it
+        needs only the new actor and the observation statistics with this batch taken in, and
+        the envs then step while the critic fit runs. The batches, and so every number, are the
+        same as collecting after the update."""
         t0 = time.perf_counter()
-        self._rng_at_batch_start = self.sampler.rng_state()
-        raw = self.sampler.collect(self._actor_np, self.normalizer, check_stop)
+        if self._next_batch is not None:
+            under_way, self._next_batch = self._next_batch, None
+            self._rng_at_batch_start = under_way.rng_state
+            raw, rollout_s = under_way.result()
+        else:
+            self._rng_at_batch_start = self.sampler.rng_state()
+            raw = self.sampler.collect(self._actor_np, self.normalizer, check_stop)
+            rollout_s = time.perf_counter() - t0
+        episodes = episode_metrics(self.sampler.finished_episodes)  # before the next batch adds to them
         t1 = time.perf_counter()
-        self.train_state, stats = train_step(self.train_state, raw, self.config, self.learner.update)
+
+        def collect_next_batch(actor: Any, obs_stats: RunningStats) -> None:
+            c = self.config
+            normalizer = ObservationNormalizer(obs_stats, c.normalize_obs, c.obs_clip)
+            self._next_batch = NextBatch(self.sampler, to_acting(actor), normalizer, check_stop)
+
+        self.train_state, stats = train_step(
+            self.train_state,
+            raw,
+            self.config,
+            self.learner.update,
+            after_policy=collect_next_batch if collect_next else None,
+        )
         self._actor_np = to_acting(self.state.actor, self.state.critic)
         t2 = time.perf_counter()
         if not self._compiled:
-            # The first update in a process compiles the three jitted stages; later ones reuse them.
+            # The first update in a process compiles the jitted stages; later ones reuse them.
             self.compile_s, self._compiled = t2 - t1, True
         skipped = int(stats.pop("train/skipped"))
         if skipped and not self._warned_skipped:
@@ -194,12 +229,12 @@ class TRPO:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        times = {"sps": self.config.batch_size / (t2 - t0), "rollout_s": t1 - t0, "update_s": t2 - t1}
+        times = {"sps": self.config.batch_size / (t2 - t0), "rollout_s": rollout_s, "update_s": t2 - t1}
         metrics = metrics_row(
             self.global_step,
             self.iteration,
             {**times, "compile_s": self.compile_s},
-            episode_metrics(self.sampler.finished_episodes),
+            episodes,
             stats,
             self.skipped_updates,
             self.sampler.metrics(),
@@ -280,6 +315,11 @@ class TRPO:
         self, rng_state: list[dict[str, Any]] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, counters = state_arrays(self.train_state)
+        under_way = self._next_batch
+        if under_way is not None:
+            # The state is that of the last completed iteration: the noise streams and the
+            # episodes as they were before the batch under way began.
+            rng_state = under_way.rng_state if rng_state is None else rng_state
         meta = checkpoint_meta(
             self.env_id,
             self.make_kwargs,
@@ -289,7 +329,7 @@ class TRPO:
             counters,
             self.train_wall_s,
             self.sampler.rng_state() if rng_state is None else rng_state,
-            list(self.sampler.finished_episodes),
+            list(self.sampler.finished_episodes) if under_way is None else under_way.episodes,
         )
         return arrays, meta
 
@@ -345,6 +385,43 @@ class TRPO:
         self._actor_np = to_acting(self.state.actor, self.state.critic)
 
     def close(self) -> None:
+        if self._next_batch is not None:
+            self._next_batch.thread.join()  # the envs must not close under a rollout
+            self._next_batch = None
         self.sampler.close()
         if self.config.sampler != "local":
             self.envs.close()
+
+
+class NextBatch:
+    """The next batch, collected in a thread (the envs step while the critic fit runs; XLA and
+    MuJoCo release the GIL). Holds what a checkpoint of the last completed iteration needs: the
+    noise streams' state and the finished episodes from before the batch began."""
+
+    def __init__(self, sampler: Sampler, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Any):
+        self.rng_state = sampler.rng_state()
+        self.episodes = list(sampler.finished_episodes)
+        self._batch: Batch | None = None
+        self._error: BaseException | None = None
+        self._seconds = 0.0
+        self.thread = threading.Thread(
+            target=self._collect, args=(sampler, actor_np, normalizer, check_stop), name="trpo-rollout", daemon=True
+        )
+        self.thread.start()
+
+    def _collect(self, sampler: Sampler, actor_np: Any, normalizer: ObservationNormalizer, check_stop: Any) -> None:
+        start = time.perf_counter()
+        try:
+            self._batch = sampler.collect(actor_np, normalizer, check_stop)
+        except BaseException as error:  # re-raised in the training thread by result()
+            self._error = error
+        self._seconds = time.perf_counter() - start
+
+    def result(self) -> tuple[Batch, float]:
+        """The batch and the seconds its collection took; raises what the collection raised
+        (an EnvFault, or TrainingInterrupted from check_stop)."""
+        self.thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._batch is not None
+        return self._batch, self._seconds
