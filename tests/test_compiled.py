@@ -191,21 +191,9 @@ def test_resumed_compiled_run_continues_on_the_compiled_path_as_if_uninterrupted
     """A compiled run of 2 iterations resumed to 4 (`trpo train --resume`) writes the same
     metrics as one run of 4: the training state and the collector's state (envs included) are
     restored, and the resumed run stays on the compiled path."""
-    from trpo.cli import main
-    from trpo.training.logger import read_metrics
+    from compiled_resume import assert_resumed_equals_straight
 
-    flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
-    flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "2", "--quiet", "--preset", "none"]
-    flags += ["--normalize-rewards", "--checkpoint-every", "1"]
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "256", "--run-dir", str(whole), *flags]) == 0
-    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "128", "--run-dir", str(split), *flags]) == 0
-    assert main(["train", "--resume", str(split), "--total-steps", "256", "--quiet"]) == 0
-    expected, got = read_metrics(whole), read_metrics(split)
-    assert list(expected) == list(got) and len(got["global_step"]) == 4
-    for name in expected:
-        if not name.startswith("time/"):
-            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    _, split = assert_resumed_equals_straight(tmp_path, ["--normalize-rewards"])
     summary = json.loads((split / "summary.json").read_text())
     assert summary["compiled"]["resumed_from"] == 128 and summary["total_steps"] == 256
 

@@ -43,20 +43,9 @@ def test_invalid_recurrent_configs_name_the_problem_and_the_fix(changes, words):
 def test_compiled_recurrent_run_resumed_equals_one_straight_run(tmp_path):
     """gymnax:CartPole-v1 with a GRU on the compiled path: 2 iterations resumed to 4 write the same
     metrics as 4 straight (the collector's recurrent states are part of its saved state)."""
-    from trpo.training.logger import read_metrics
+    from compiled_resume import assert_resumed_equals_straight
 
-    flags = ["--num-envs", "4", "--n-steps", "16", "--critic-minibatch", "32", "--critic-epochs", "2"]
-    flags += ["--hidden-sizes", "16", "--cg-iters", "5", "--eval-episodes", "2", "--quiet", "--preset", "none"]
-    flags += ["--checkpoint-every", "1", "--recurrent", "gru", "--recurrent-size", "8"]
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "256", "--run-dir", str(whole), *flags]) == 0
-    assert main(["train", "gymnax:CartPole-v1", "--total-steps", "128", "--run-dir", str(split), *flags]) == 0
-    assert main(["train", "--resume", str(split), "--total-steps", "256", "--quiet"]) == 0
-    expected, got = read_metrics(whole), read_metrics(split)
-    assert list(expected) == list(got) and len(got["global_step"]) == 4
-    for name in expected:
-        if not name.startswith("time/"):
-            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    whole, _ = assert_resumed_equals_straight(tmp_path, ["--recurrent", "gru", "--recurrent-size", "8"])
     arrays = checkpoint.load(whole)[0]
     assert "actor/core/wh" in arrays and any(k.startswith("collector/memory") for k in arrays)
 
