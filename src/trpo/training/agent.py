@@ -116,8 +116,10 @@ class TRPO:
     @property
     def normalizer(self) -> ObservationNormalizer:
         """The current observation statistics, as the actor normalises with them."""
-        c = self.config
-        return ObservationNormalizer(self.train_state.obs_stats, c.normalize_obs, c.obs_clip)
+        return self._normalizer_of(self.train_state.obs_stats)
+
+    def _normalizer_of(self, obs_stats: RunningStats) -> ObservationNormalizer:
+        return ObservationNormalizer(obs_stats, self.config.normalize_obs, self.config.obs_clip)
 
     def _make_sampler(self, ray_address: str | None) -> Any:
         c = self.config
@@ -204,9 +206,7 @@ class TRPO:
         t1 = time.perf_counter()
 
         def collect_next_batch(actor: Any, obs_stats: RunningStats) -> None:
-            c = self.config
-            normalizer = ObservationNormalizer(obs_stats, c.normalize_obs, c.obs_clip)
-            self._next_batch = NextBatch(self.sampler, to_acting(actor), normalizer, check_stop)
+            self._next_batch = NextBatch(self.sampler, to_acting(actor), self._normalizer_of(obs_stats), check_stop)
 
         self.train_state, stats = train_step(
             self.train_state,
