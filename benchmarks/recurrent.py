@@ -37,13 +37,13 @@ ENVS = {
         "trpo/CartPoleNoVel-v1",
         200_000,
         475.0,
-        {"n_steps": 32, "max_kl": 0.02, "critic_minibatch": 64},
+        {"n_steps": 32, "max_kl": 0.02, "critic_minibatch": 64, "exact_pi_old": True},
     ),
     "pendulum": (
         "trpo/PendulumNoVel-v1",
         1_000_000,
         -300.0,
-        {"gamma": 0.9, "num_envs": 4, "n_steps": 500, "max_kl": 0.02},
+        {"gamma": 0.9, "num_envs": 4, "n_steps": 500, "max_kl": 0.02, "exact_pi_old": True},
     ),
 }
 CONFIGS = {
