@@ -9,11 +9,12 @@ fresh envs, the one `trpo train` writes to summary.json); its result goes to
 OUT/ENV/CONFIG/seedN.json, and a run whose file exists is not trained again (the script resumes).
 The tables go to OUT/results.md (docs/recurrent.md embeds them).
 
-Hyperparameters are the same for every config of an env; only the network (or the frame stack)
-differs. CartPoleNoVel: the library defaults with rollouts of 32 steps x 8 envs (as
-rl-baselines3-zoo's RecurrentPPO for this env), max_kl 0.02 and critic minibatches of 64 steps (2
-whole env sequences: 40 Adam steps per iteration); how they were chosen is in docs/recurrent.md.
-PendulumNoVel: the Pendulum-v1 preset (gamma 0.9, 4 envs x 500 steps, max_kl 0.02).
+Hyperparameters are the same for every config of an env (its shipped preset, GRU aside); only
+the network (or the frame stack) differs. CartPoleNoVel: the library defaults with rollouts of 32
+steps x 8 envs (as rl-baselines3-zoo's RecurrentPPO for this env), max_kl 0.02, critic minibatches
+of 64 steps (2 whole env sequences: 40 Adam steps per iteration) and exact_pi_old; how they were
+chosen is in docs/recurrent.md. PendulumNoVel: the Pendulum-v1 preset (gamma 0.9, 4 envs x 500
+steps, max_kl 0.02) and exact_pi_old.
 
 trpo has no frame-stacking option for vector observations: the `stack4` config wraps the env in
 Gymnasium's FrameStackObservation(4) + FlattenObservation, as a user would through TRPO's env
