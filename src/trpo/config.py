@@ -91,7 +91,8 @@ class TRPOConfig:
     """when the observation statistics take in a batch, rewrite the first layers of the actor and
     critic so they compute the same outputs (pi_old is then exactly the policy that collected the
     batch); off: pi_old is the actor on the batch renormalised (OpenAI Baselines). Off measured
-    better at 1M so far (docs/results.md, "pi_old and the observation statistics")"""
+    better for MLPs on MuJoCo (docs/results.md, "pi_old and the observation statistics"), on far
+    better for recurrent policies (docs/recurrent.md)"""
     normalize_rewards: bool = False
     """divide rewards by the running std of the discounted return (SB3 VecNormalize, Tianshou rew_norm)"""
     reward_clip: float = 10.0
