@@ -111,6 +111,16 @@ def env_sequences(seq: Sequences, envs: Any) -> Sequences:
     return Sequences(jax.tree.map(lambda x: x[:, envs], seq.obs), seq.starts[:, envs], seq.initial[envs])
 
 
+def batch_inputs(batch: Batch, initial_state: Any) -> Any:
+    """A network's inputs over the batch: a recurrent network's Sequences (the rollout unrolled
+    from its stored `initial_state`, resetting at episode starts), else the observations
+    flattened to [T * N, ...] (every observation part)."""
+    if initial_state is not None:
+        return Sequences(batch.obs, batch.episode_starts, initial_state)
+    n = batch.rewards.size
+    return jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
+
+
 def policy_step(
     actor: Params,
     obs: Any,
@@ -303,16 +313,11 @@ def policy_stage(
     Returns (actor, targets for the critic fit, stats). A non-finite step or actor keeps the old
     actor bit for bit (stats["train/skipped"] is 1). The next rollout needs only this half."""
     targets = compute_advantages(state.critic, batch, config.gamma, config.gae_lambda, config.normalize_advantages)
-    # [T, N, ...] -> [T * N, ...] for every observation part.
     n = batch.rewards.size
     actions = batch.actions.reshape(n, *batch.actions.shape[2:])
-    if batch.actor_state is not None:
-        # A recurrent policy: actor and critic each unroll the rollout from their own stored state.
-        obs = Sequences(batch.obs, batch.episode_starts, batch.actor_state)
-        fisher_obs = fisher_samples(obs, config.fisher_subsample)
-    else:
-        obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
-        fisher_obs = fisher_samples(batch.obs, config.fisher_subsample)
+    obs = batch_inputs(batch, batch.actor_state)
+    # The Fisher's samples are taken per env, from the [T, N] layout (or whole env sequences).
+    fisher_obs = fisher_samples(obs if isinstance(obs, Sequences) else batch.obs, config.fisher_subsample)
     actor, policy_stats = policy_step(state.actor, obs, actions, targets["advantages"], dist, config, fisher_obs)
     stats = {f"train/{name}": value for name, value in policy_stats._asdict().items()}
     stats["train/explained_variance"] = explained_variance(targets["values"], targets["returns"])
@@ -335,12 +340,7 @@ def critic_stage(
     multiplied by critic_lr_scale). Returns (critic, optimiser state, key, stats). A skipped policy
     step or a non-finite critic, optimiser state or loss keeps the old critic and optimiser state
     bit for bit (stats["train/skipped"] is then 1)."""
-    n = batch.rewards.size
-    if batch.critic_state is not None:
-        # A recurrent critic is fitted on whole env sequences from its stored state.
-        critic_obs = Sequences(batch.obs, batch.episode_starts, batch.critic_state)
-    else:
-        critic_obs = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), batch.obs)
+    critic_obs = batch_inputs(batch, batch.critic_state)
     critic_key, key = jax.random.split(state.key)
     critic, critic_opt, value_loss = fit_critic(
         state.critic,
