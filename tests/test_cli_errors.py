@@ -46,6 +46,10 @@ def test_bad_input_is_one_clear_message_and_exit_2(tmp_path):
             ["gymnax:CartPole-v1", "--make-kwargs", "a=1"],
             "gymnax:/brax: envs take no gymnasium.make arguments",
         ),
+        "eval episodes": (
+            ["CartPole-v1", "--eval-episodes", "0"],
+            "--eval-episodes 0 is invalid: the run ends with a deterministic evaluation of at least 1 episode",
+        ),
         "run dir": (
             ["CartPole-v1", "--run-dir", existing],
             f"{existing} already holds a run; pass --overwrite to replace it, --resume {existing} to continue it",

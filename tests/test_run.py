@@ -115,3 +115,9 @@ def test_errors_name_the_problem(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--total-steps", "64", "--quiet"]) == 2
     assert "already trained" in capsys.readouterr().err
+    # Caught before any training: a resume with no evaluation or a negative interval does no work.
+    assert main(["train", "--resume", str(run), "--total-steps", "256", "--eval-episodes", "0", "--quiet"]) == 2
+    assert "--eval-episodes 0 is invalid" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--total-steps", "256", "--checkpoint-every", "-1", "--quiet"]) == 2
+    assert "--checkpoint-every -1 is invalid: give 0 (a checkpoint only at the end)" in capsys.readouterr().err
+    assert checkpoint.load(run / "checkpoints")[1]["global_step"] == 128

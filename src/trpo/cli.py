@@ -83,7 +83,7 @@ class TrainArgs:
     parallel: int = 0
     """with --seeds: runs at once (0: as many as there are CPU cores)"""
     checkpoint_every: int = 10
-    """write a checkpoint every this many iterations (and always at the end)"""
+    """write a checkpoint every this many iterations (and always at the end; 0: only at the end)"""
     eval_episodes: int = 10
     """deterministic evaluation episodes at the end of training"""
     overwrite: bool = False
@@ -109,7 +109,7 @@ class ResumeArgs:
     total_steps: int | None = None
     """train until this many environment steps in all (default: the run's original target)"""
     checkpoint_every: int = 10
-    """write a checkpoint every this many iterations (and always at the end)"""
+    """write a checkpoint every this many iterations (and always at the end; 0: only at the end)"""
     eval_episodes: int = 10
     """deterministic evaluation episodes at the end of training"""
     quiet: bool = False

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from trpo.config import TRPOConfig
+from trpo.config import ConfigError, TRPOConfig
 from trpo.envs.errors import EnvError, EnvFault
 from trpo.runs.console import ProgressDisplay
 from trpo.runs.presets import describe
@@ -60,6 +60,19 @@ class RunOptions:
     on_iteration: Callable[[TRPO, dict[str, float]], Any] | None = None
     """called after every iteration with the agent and its metrics (trpo tune evaluates and prunes
     here); returning False stops training, and the run ends as usual: checkpoint, evaluation, summary"""
+
+    def __post_init__(self) -> None:
+        # Checked before training starts: found at the final evaluation, it would come after the work.
+        if self.eval_episodes < 1:
+            raise ConfigError(
+                f"--eval-episodes {self.eval_episodes} is invalid: the run ends with a deterministic evaluation "
+                "of at least 1 episode (summary.json holds its result); give a positive integer"
+            )
+        if self.checkpoint_every < 0:
+            raise ConfigError(
+                f"--checkpoint-every {self.checkpoint_every} is invalid: give 0 (a checkpoint only at the end) "
+                "or a positive number of iterations"
+            )
 
 
 def default_run_dir(env_id: str, seed: int, root: Path = Path("runs")) -> Path:
