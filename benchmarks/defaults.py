@@ -271,9 +271,9 @@ the family from the env's spaces; src/trpo/runs/presets/families/). This suite t
 Each run is scored by {quality.EVAL_EPISODES} deterministic episodes on a fresh env at the end of
 its budget; "family defaults" is the mean ± std (population) over seeds of the run scores.
 Targets: classic control, rl-baselines3-zoo's tuned TRPO at the same budget; MuJoCo, 80% of the
-tuned preset's 3-seed mean and sb3-contrib's published figure where there is one, whichever is
-higher. A row that says "pending" has not been trained yet; "partial" means fewer seeds than
-asked have finished.
+tuned preset's mean (over the seeds docs/results.md has, 3 to 10) and sb3-contrib's published
+figure where there is one, whichever is higher. A row that says "pending" has not been trained
+yet; "partial" means fewer seeds than asked have finished.
 
 ## Summary
 
