@@ -39,7 +39,8 @@ MATMUL_SIZES = (1024, 2048, 4096)
 
 def flops_of(compiled: Any) -> float:
     """XLA's count of floating-point operations in a compiled program (a while loop's body is
-    counted once: the line search's, which stops at the first accepted step, usually the first)."""
+    counted once: the line search's, which stops at its first accepted trial, not always the
+    first; on Pong's measured batch it was the third)."""
     analysis = compiled.cost_analysis()
     analysis = analysis[0] if isinstance(analysis, list) else analysis
     return float(analysis["flops"])
