@@ -25,7 +25,21 @@ def test_flags_are_in_help_and_reach_the_config(tmp_path, capsys):
     assert main([*argv, "--eval-episodes", "1", "--recurrent", "gru", *TINY]) == 0
     meta = checkpoint.load(run)[1]
     assert (meta["config"]["recurrent"], meta["config"]["recurrent_size"]) == ("gru", 8)
+    assert meta["config"]["exact_pi_old"] is True  # --recurrent turns it on (next test)
     assert "actor/core/wh" in checkpoint.load(run)[0]
+
+
+def test_recurrent_flag_turns_exact_pi_old_on_unless_a_flag_decides():
+    from trpo.cli import _exact_pi_old_with_recurrent as rule
+
+    mlp, gru = TRPOConfig(), TRPOConfig(recurrent="gru", exact_pi_old=False)
+    assert rule(["MyEnv", "--recurrent", "gru"], mlp).exact_pi_old is True
+    assert rule(["MyEnv", "--recurrent=lstm"], mlp).exact_pi_old is True
+    assert rule(["MyEnv", "--recurrent", "gru", "--no-exact-pi-old"], mlp).exact_pi_old is False
+    assert rule(["MyEnv", "--recurrent", "none"], mlp).exact_pi_old is False
+    assert rule(["MyEnv"], mlp).exact_pi_old is False
+    # a preset that already has a core keeps its own choice
+    assert rule(["MyEnv", "--recurrent", "lstm"], gru).exact_pi_old is False
 
 
 def test_the_partially_observed_envs_presets_train_a_gru_with_exact_pi_old():

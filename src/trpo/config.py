@@ -92,7 +92,8 @@ class TRPOConfig:
     critic so they compute the same outputs (pi_old is then exactly the policy that collected the
     batch); off: pi_old is the actor on the batch renormalised (OpenAI Baselines). Off measured
     better for MLPs on MuJoCo (docs/results.md, "pi_old and the observation statistics"), on far
-    better for recurrent policies (docs/recurrent.md)"""
+    better for recurrent policies (docs/recurrent.md): `trpo train --recurrent lstm|gru` turns it
+    on unless --no-exact-pi-old is given"""
     normalize_rewards: bool = False
     """divide rewards by the running std of the discounted return (SB3 VecNormalize, Tianshou rew_norm)"""
     reward_clip: float = 10.0
