@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from replay import replay
+
 ENV_ID = "HalfCheetah-v5"
 EVAL_SEED = 1000
 """episode e starts from reset(seed=EVAL_SEED + e)"""
@@ -32,25 +34,9 @@ def upside_down_share(pitch: np.ndarray) -> float:
 
 
 def play(path: str, episodes: int) -> list[tuple[float, np.ndarray]]:
-    """(return, pitch per step) of deterministic episodes of the agent saved at `path`."""
-    import gymnasium as gym
-
-    from trpo import TRPO
-
-    agent = TRPO.load(path, env=ENV_ID)
-    env = gym.make(ENV_ID)
-    played = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=EVAL_SEED + episode)
-        total, pitch, done = 0.0, [], False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
-            total += float(reward)
-            pitch.append(float(env.unwrapped.data.qpos[2]))
-            done = terminated or truncated
-        played.append((total, np.array(pitch)))
-    env.close()
-    return played
+    """(return, pitch after each step) of deterministic episodes of the agent saved at `path`."""
+    played = replay(path, ENV_ID, episodes, EVAL_SEED, lambda env: float(env.data.qpos[2]))
+    return [(ret, np.array(pitch[1:])) for ret, pitch in zip(played.returns, played.readings, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> int:

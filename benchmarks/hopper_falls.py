@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from replay import replay
+
 ENV_ID = "Hopper-v5"
 EVAL_SEED = 10000
 """episode e starts from reset(seed=EVAL_SEED + e), as the final eval of a run does"""
@@ -42,25 +44,15 @@ def end_cause(qpos: np.ndarray, qvel: np.ndarray, terminated: bool) -> str:
 
 def play(path: str, episodes: int) -> list[tuple[float, int, str, float]]:
     """(return, steps, end_cause, forward speed in m/s) of deterministic episodes of the agent."""
-    import gymnasium as gym
-
-    from trpo import TRPO
-
-    agent = TRPO.load(path, env=ENV_ID)
-    env = gym.make(ENV_ID)
-    played = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=EVAL_SEED + episode)
-        x0 = float(env.unwrapped.data.qpos[0])
-        total, steps, terminated, truncated = 0.0, 0, False, False
-        while not (terminated or truncated):
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
-            total, steps = total + float(reward), steps + 1
-        data = env.unwrapped.data
-        speed = (float(data.qpos[0]) - x0) / (steps * env.unwrapped.dt)
-        played.append((total, steps, end_cause(data.qpos, data.qvel, terminated), speed))
-    env.close()
-    return played
+    played = replay(path, ENV_ID, episodes, EVAL_SEED, lambda env: (env.data.qpos.copy(), env.data.qvel.copy()))
+    out = []
+    for ret, steps, states, terminated in zip(
+        played.returns, played.lengths, played.readings, played.terminated, strict=True
+    ):
+        (start, _), (qpos, qvel) = states[0], states[-1]
+        speed = (float(qpos[0]) - float(start[0])) / (steps * played.dt)
+        out.append((ret, steps, end_cause(qpos, qvel, terminated), speed))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
