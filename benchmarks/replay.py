@@ -48,10 +48,13 @@ def replay(path: str, env_id: str, episodes: int, first_seed: int, read: Callabl
     """`episodes` deterministic episodes of the agent saved at `path` (agent_STEPS.npz or a run's
     checkpoints/latest), episode e reset with first_seed + e."""
     from trpo import TRPO
+    from trpo.envs.make import make_one
     from trpo.training.evaluation import play_episodes
 
     agent = TRPO.load(path, env=env_id)
-    env = _Reader(gym.make(env_id), read)
+    # The agent's own evaluation env: the env it was trained on, make_kwargs included (Ant's
+    # preset leaves the contact forces out of the observation).
+    env = _Reader(make_one(agent.eval_env_factory, env_id), read)
     try:
         result = play_episodes(env, lambda obs: agent.act(obs, deterministic=True), episodes, first_seed, env_id)
     finally:
