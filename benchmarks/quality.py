@@ -199,9 +199,13 @@ def same_run(record: dict[str, Any], env_id: str, seed: int, preset: str = "auto
 
 
 def same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
-    """Equal on every field both know: a field added to TRPOConfig after a run was made is
-    taken to keep the old behaviour at its default, so it does not invalidate finished runs."""
-    return all(saved[k] == current[k] for k in saved.keys() & current.keys())
+    """Equal on every field of `current`, a field the saved run did not know yet counting as its
+    default: a field added to TRPOConfig after a run was made kept the old behaviour at its
+    default, so it does not invalidate finished runs, unless the preset now sets it otherwise."""
+    from trpo import TRPOConfig
+
+    defaults = TRPOConfig().to_dict()
+    return all(saved.get(k, defaults.get(k)) == v for k, v in current.items())
 
 
 def is_done(job: Job, steps: int) -> bool:

@@ -85,6 +85,11 @@ def test_a_finished_budget_counts_only_for_the_same_config(tmp_path, monkeypatch
     # ...a changed value does.
     write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, {**config, "max_kl": 0.5})
     assert not quality.is_done(job, 1000)
+    # So does a new field that the preset now sets away from its default (the run had the default).
+    write_eval(tmp_path, "Hopper-v5", 0, 1000, 1.0, {k: v for k, v in config.items() if k != "train_time_limit"})
+    assert quality.is_done(job, 1000)
+    monkeypatch.setattr(quality, "run_config", lambda env_id, seed, preset="auto": {**config, "train_time_limit": 200})
+    assert not quality.is_done(job, 1000)
 
 
 def test_a_finished_budget_counts_only_for_the_same_make_kwargs(tmp_path, monkeypatch):
@@ -111,7 +116,7 @@ def test_table_gives_mean_and_population_std_over_seeds_and_the_target(tmp_path)
     # Hopper means 3000, 3600, 3900: mean (and IQM of 3: nothing cut) 3500, std
     # sqrt((500^2 + 100^2 + 400^2) / 3) = 374.2; below the target 3618.
     for seed, mean in enumerate([3000.0, 3600.0, 3900.0]):
-        write_eval(tmp_path, "Hopper-v5", seed, 1_000_000, mean, {})
+        write_eval(tmp_path, "Hopper-v5", seed, 1_000_000, mean, quality.run_config("Hopper-v5", seed))
     rows = quality_runs.sync(tmp_path, tmp_path / "runs.csv")
     table, lines = quality.results_table(["Hopper-v5", "Reacher-v5"], [0, 1, 2], rows)
     hopper = next(row for row in table.splitlines() if row.startswith("| Hopper-v5"))

@@ -30,6 +30,10 @@ class TRPOConfig:
     vec: Literal["sync", "async", "envpool"] = "sync"
     """vector-env backend: 'sync' (envs in this process), 'async' (a subprocess per env, for slow
     envs), 'envpool' (EnvPool's C++ envs; pip install 'trpo[envpool]')"""
+    train_time_limit: int = 0
+    """cut training episodes after this many steps, as a time limit does (truncated: the critic
+    bootstraps); 0: the env's own limit. Evaluation plays the env's whole episodes. More episode
+    starts per batch, for envs where the start is the hard part (InvertedDoublePendulum)"""
     # --- advantages -------------------------------------------------------------------------
     gamma: float = 0.99
     """discount factor, in (0, 1]"""
@@ -154,6 +158,16 @@ def validate(c: TRPOConfig) -> None:
         value = getattr(c, name)
         need(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "must be a positive integer")
     need(isinstance(c.seed, int) and c.seed >= 0, "seed", "must be an integer >= 0")
+    need(
+        isinstance(c.train_time_limit, int) and not isinstance(c.train_time_limit, bool) and c.train_time_limit >= 0,
+        "train_time_limit",
+        "must be an integer >= 0 (0: the env's own time limit)",
+    )
+    need(
+        c.train_time_limit == 0 or c.vec != "envpool",
+        "train_time_limit",
+        "is not supported with vec='envpool' (EnvPool sets its own episode limit); use vec='sync' or 'async'",
+    )
     need(c.sampler in ("local", "ray"), "sampler", "must be 'local' or 'ray'")
     need(
         c.num_envs % c.workers == 0,

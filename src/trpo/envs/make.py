@@ -18,9 +18,22 @@ EnvFactory = Callable[[], gym.Env]
 _EXTRA_FOR_MODULE = {"mujoco": "mujoco", "Box2D": "box2d", "box2d": "box2d", "ale_py": "atari"}
 
 
-def env_factory(env: str | EnvFactory, train: bool = True, **make_kwargs: Any) -> EnvFactory:
+def env_factory(env: str | EnvFactory, train: bool = True, time_limit: int = 0, **make_kwargs: Any) -> EnvFactory:
     """A zero-argument callable that makes one env: from a registered id or a user factory.
-    `train=False` gives the evaluation variant where it differs (Atari: whole games, raw rewards)."""
+    `train=False` gives the evaluation variant where it differs (Atari: whole games, raw rewards).
+    `time_limit` > 0 cuts training episodes after that many steps (truncation, as the env's own
+    limit does; config.train_time_limit); evaluation envs keep the env's own limit."""
+    make = _env_factory(env, train, **make_kwargs)
+    if not (train and time_limit):
+        return make
+
+    def make_limited() -> gym.Env:
+        return gym.wrappers.TimeLimit(make(), max_episode_steps=time_limit)
+
+    return make_limited
+
+
+def _env_factory(env: str | EnvFactory, train: bool, **make_kwargs: Any) -> EnvFactory:
     if callable(env):
         return env
     if env.startswith(("gymnax:", "brax:")):

@@ -50,20 +50,23 @@ class VectorEnv(Protocol):
 
 
 def make_vector_env(
-    env: str | EnvFactory, num_envs: int, vec: str = "sync", seed: int = 0, **make_kwargs: Any
+    env: str | EnvFactory, num_envs: int, vec: str = "sync", seed: int = 0, time_limit: int = 0, **make_kwargs: Any
 ) -> VectorEnv:
-    """A vector of `num_envs` envs on the chosen backend. `seed` only matters to envpool, which
-    is seeded when made (the others are seeded by reset(seed))."""
+    """A vector of `num_envs` training envs on the chosen backend. `seed` only matters to envpool,
+    which is seeded when made (the others are seeded by reset(seed)); `time_limit` > 0 cuts
+    episodes after that many steps (not with envpool)."""
     name = env if isinstance(env, str) else getattr(env, "__name__", "env factory")
     if vec == "sync":
-        return SyncVectorEnv([env_factory(env, **make_kwargs)] * num_envs, name=name)
+        return SyncVectorEnv([env_factory(env, True, time_limit, **make_kwargs)] * num_envs, name=name)
     if vec == "async":
         from trpo.envs.subprocess import AsyncVectorEnv
 
-        return AsyncVectorEnv([env_factory(env, **make_kwargs)] * num_envs, name=name)
+        return AsyncVectorEnv([env_factory(env, True, time_limit, **make_kwargs)] * num_envs, name=name)
     if vec == "envpool":
         from trpo.envs.envpool import EnvPoolVectorEnv
 
+        if time_limit:
+            raise EnvError("a training time limit is not supported with vec='envpool'; use vec='sync' or 'async'")
         if not isinstance(env, str):
             raise EnvError("vec='envpool' needs a registered EnvPool env id, not a factory; use vec='sync' or 'async'")
         return EnvPoolVectorEnv(env, num_envs, seed=seed, **make_kwargs)

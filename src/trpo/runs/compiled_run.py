@@ -118,6 +118,11 @@ def check_compiled_config(env_id: str, config: TRPOConfig) -> None:
             f"{env_id} steps its envs inside the compiled program: --sampler, --workers and --vec apply only to "
             "Gymnasium envs; leave them at their defaults (local, 1, sync)"
         )
+    if config.train_time_limit:
+        raise ConfigError(
+            f"{env_id} steps its envs inside the compiled program, whose episodes run to the env's own limit: "
+            "--train-time-limit applies only to Gymnasium envs; leave it at 0"
+        )
 
 
 def train_compiled(

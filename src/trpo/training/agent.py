@@ -71,14 +71,20 @@ class TRPO:
         self.env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
         self.make_kwargs = dict(make_kwargs or {})
         self._env = env
-        self.env_factory = env_factory(env, train=True, **self.make_kwargs)
-        self.eval_env_factory = env_factory(env, train=False, **self.make_kwargs)
-        """evaluation envs: the same as training except for Atari (whole games, raw rewards)"""
         c = self.config
+        self.env_factory = env_factory(env, train=True, time_limit=c.train_time_limit, **self.make_kwargs)
+        self.eval_env_factory = env_factory(env, train=False, **self.make_kwargs)
+        """evaluation envs: the same as training except for Atari (whole games, raw rewards) and
+        train_time_limit (evaluation plays whole episodes)"""
         # With the Ray sampler the rollout envs live in the workers; one local env gives the spaces.
         local = c.sampler == "local"
         self.envs: VectorEnv = make_vector_env(
-            env, c.num_envs if local else 1, c.vec if local else "sync", seed=c.seed, **self.make_kwargs
+            env,
+            c.num_envs if local else 1,
+            c.vec if local else "sync",
+            seed=c.seed,
+            time_limit=c.train_time_limit,
+            **self.make_kwargs,
         )
         self.obs_spec = self.envs.obs_spec
         self.learner = Learner(c, self.envs.distribution, self.obs_spec)
