@@ -161,3 +161,15 @@ def test_cartpole_is_solved_by_trpo_train_with_the_ray_sampler(tmp_path, capsys)
     assert summary["eval"]["mean"] >= 475, summary
     header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "rollout/worker_restarts" in header
+
+
+def test_ray_workers_cut_episodes_at_the_training_time_limit():
+    # The workers make their envs from the agent's training factory, so train_time_limit reaches them.
+    config = TRPOConfig(num_envs=2, n_steps=60, workers=2, seed=0, critic_minibatch=60, critic_epochs=1)
+    agent = TRPO("Pendulum-v1", config.replace(sampler="ray", train_time_limit=20))
+    batches = record_batches(agent)
+    agent.learn(config.batch_size)
+    assert batches[0].truncated.sum() == 6  # both envs at steps 20, 40 and 60
+    assert [length for _, length in agent.sampler.finished_episodes] == [20] * 6
+    assert agent.evaluate(1)["lengths"] == [200]
+    agent.close()
