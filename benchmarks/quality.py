@@ -202,10 +202,16 @@ def same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
     """Equal on every field of `current`, a field the saved run did not know yet counting as its
     default: a field added to TRPOConfig after a run was made kept the old behaviour at its
     default, so it does not invalidate finished runs, unless the preset now sets it otherwise."""
-    from trpo import TRPOConfig
-
-    defaults = TRPOConfig().to_dict()
+    defaults = config_defaults()
     return all(saved.get(k, defaults.get(k)) == v for k, v in current.items())
+
+
+@functools.cache
+def config_defaults() -> dict[str, Any]:
+    """TRPOConfig's defaults as a dict; built once, not for every row compared."""
+    from trpo.config import TRPOConfig
+
+    return TRPOConfig().to_dict()
 
 
 def is_done(job: Job, steps: int) -> bool:
