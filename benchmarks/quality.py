@@ -386,11 +386,18 @@ def results_table(envs: list[str], seeds: list[int], rows: list[dict[str, Any]])
                     parts.append(f"no seed below {half:g}: {mark(check.no_collapse)}")
                 verdict = "; ".join(parts) if parts else "no target"
                 lines.append(f"- {env_id}: IQM {iqm} ({seeds_text}): {verdict}")
-    notes = {}
-    for row in rows:
+    # The notes of the runs in the table only: the runs file also keeps trials of other settings.
+    shown = [
+        row
+        for env_id in envs
+        for steps in BUDGETS[env_id]
+        for row in collect(env_id, seeds_at(env_id, steps, seeds), steps, rows)
+    ]
+    notes: dict[str, int] = {}
+    for row in shown:
         if row["note"]:
             notes[row["note"]] = notes.get(row["note"], 0) + 1
-    footer = "".join(f"\n{count} of the recorded runs: {note}.\n" for note, count in notes.items())
+    footer = "".join(f"\n{count} of the runs in the table: {note}.\n" for note, count in notes.items())
     return head + "\n".join(table) + "\n" + footer, lines
 
 

@@ -141,6 +141,20 @@ def test_a_run_of_an_older_preset_is_not_reported(tmp_path):
     ]
 
 
+def test_the_notes_under_the_table_count_only_the_runs_in_it(tmp_path):
+    # Seed 0: the current preset, noted; seed 1: a trial of another setting, noted; seed 5: the
+    # current preset, beyond the seeds asked for. Only seed 0's note is the table's.
+    write_eval(tmp_path, "Hopper-v5", 0, 1_000_000, 3000.0, quality.run_config("Hopper-v5", 0))
+    write_eval(tmp_path, "Hopper-v5", 1, 1_000_000, 9999.0, {**quality.run_config("Hopper-v5", 1), "max_kl": 0.5})
+    write_eval(tmp_path, "Hopper-v5", 5, 1_000_000, 3100.0, quality.run_config("Hopper-v5", 5))
+    rows = quality_runs.sync(tmp_path, tmp_path / "runs.csv")
+    notes = {0: "copied from an old table", 1: "trial: max_kl 0.5", 5: "an extra seed"}
+    rows = [{**row, "note": notes[row["seed"]]} for row in rows]
+    table, _ = quality.results_table(["Hopper-v5"], [0, 1], rows)
+    assert "1 of the runs in the table: copied from an old table." in table
+    assert "max_kl 0.5" not in table and "an extra seed" not in table
+
+
 def test_eval_episodes_below_ten_are_refused():
     with pytest.raises(SystemExit):
         quality.main(["--eval-episodes", "5", "--report-only"])
