@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -337,13 +338,21 @@ def mark(check: bool | None) -> str:
     return "–" if check is None else ("yes" if check else "**no**")
 
 
-def summaries(envs: list[str], seeds: list[int], rows: list[dict[str, Any]]) -> list[quality_stats.Summary | None]:
-    """One per env and budget (in the order of results_table), None where no run finished."""
+def reported_runs(
+    envs: list[str], seeds: list[int], rows: list[dict[str, Any]]
+) -> list[tuple[str, int, list[dict[str, Any]]]]:
+    """(env, budget, the runs-file rows reported for it), one per env and budget in the order of
+    results_table."""
     return [
-        quality_stats.summarize(env_id, steps, collect(env_id, seeds_at(env_id, steps, seeds), steps, rows))
+        (env_id, steps, collect(env_id, seeds_at(env_id, steps, seeds), steps, rows))
         for env_id in envs
         for steps in BUDGETS[env_id]
     ]
+
+
+def summaries(envs: list[str], seeds: list[int], rows: list[dict[str, Any]]) -> list[quality_stats.Summary | None]:
+    """One per env and budget (in the order of results_table), None where no run finished."""
+    return [quality_stats.summarize(env_id, steps, runs) for env_id, steps, runs in reported_runs(envs, seeds, rows)]
 
 
 def results_table(envs: list[str], seeds: list[int], rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
@@ -354,7 +363,8 @@ def results_table(envs: list[str], seeds: list[int], rows: list[dict[str, Any]])
         "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     table, lines = [], []
-    found = iter(summaries(envs, seeds, rows))
+    reported = reported_runs(envs, seeds, rows)
+    found = iter(quality_stats.summarize(env_id, steps, runs) for env_id, steps, runs in reported)
     for env_id in envs:
         pub = PUBLISHED[env_id]
         for steps in BUDGETS[env_id]:
@@ -387,16 +397,7 @@ def results_table(envs: list[str], seeds: list[int], rows: list[dict[str, Any]])
                 verdict = "; ".join(parts) if parts else "no target"
                 lines.append(f"- {env_id}: IQM {iqm} ({seeds_text}): {verdict}")
     # The notes of the runs in the table only: the runs file also keeps trials of other settings.
-    shown = [
-        row
-        for env_id in envs
-        for steps in BUDGETS[env_id]
-        for row in collect(env_id, seeds_at(env_id, steps, seeds), steps, rows)
-    ]
-    notes: dict[str, int] = {}
-    for row in shown:
-        if row["note"]:
-            notes[row["note"]] = notes.get(row["note"], 0) + 1
+    notes = Counter(row["note"] for _, _, runs in reported for row in runs if row["note"])
     footer = "".join(f"\n{count} of the runs in the table: {note}.\n" for note, count in notes.items())
     return head + "\n".join(table) + "\n" + footer, lines
 
