@@ -61,6 +61,7 @@ ALLOWED = {
     "backtrack_coeff": lambda v: 0 < v < 1,
     "critic_lr": lambda v: v > 0,
     "obs_clip": lambda v: v > 0,
+    "entropy_coef": lambda v: 0 <= v < float("inf"),
 }
 
 

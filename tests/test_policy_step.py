@@ -44,7 +44,8 @@ def reference_candidates(dist, actor, obs, actions, advantages, config):
 
     def surrogate(theta):
         new = actor_forward(unravel(theta), obs)
-        return jnp.mean(jnp.exp(dist.log_prob(new, actions) - old_log_prob) * advantages)
+        bonus = config.entropy_coef * jnp.mean(dist.entropy(new))
+        return jnp.mean(jnp.exp(dist.log_prob(new, actions) - old_log_prob) * advantages) + bonus
 
     g = np.asarray(jax.grad(surrogate)(theta_old))
     fisher = dense_fisher_jtmj(dist, actor, obs) + config.cg_damping * np.eye(theta_old.size)
@@ -130,3 +131,43 @@ def test_npg_step_is_the_scaled_dense_natural_gradient(x64, dist):
     assert float(stats.step_fraction) == 1.0 and float(stats.line_search_accepted) == 1.0
     np.testing.assert_allclose(ravel_pytree(new_actor)[0], candidates[0][1], rtol=1e-6, atol=1e-9)
     assert float(stats.kl) == pytest.approx(candidates[0][2], rel=1e-6)
+
+
+def test_an_entropy_bonus_alone_widens_a_gaussian_by_the_closed_form_step(x64):
+    # With zero advantages the objective is entropy_coef * mean entropy, whose gradient is
+    # entropy_coef on each log-std and 0 on the mean network. The Gaussian's Fisher is
+    # diag(1 / sigma^2, 2) in (mean, log-std), with no cross terms, so the natural step moves
+    # only the log-stds, each by delta with d * delta^2 * (2 + damping) / 2 = max_kl (the damped
+    # quadratic KL model on the boundary, d action dims). Its exact KL,
+    # d * (exp(-2 delta) / 2 - 1 / 2 + delta), is below max_kl, so the full step is accepted,
+    # and the objective gains entropy_coef * d * delta.
+    dist = DiagGaussian(action_dim=2)
+    actor, obs, actions, _ = problem(dist, seed=3)
+    config = exact_config(ravel_pytree(actor)[0].size, max_kl=0.01, cg_damping=0.1, entropy_coef=0.05)
+    new_actor, stats = policy_step(actor, obs, actions, jnp.zeros(obs.shape[0]), dist, config)
+
+    d, delta = dist.action_dim, np.sqrt(2 * 0.01 / (2 * (2 + 0.1)))
+    np.testing.assert_allclose(new_actor["log_std"], np.asarray(actor["log_std"]) + delta, rtol=1e-9)
+    for old, new in zip(jax.tree.leaves(actor["mlp"]), jax.tree.leaves(new_actor["mlp"]), strict=True):
+        np.testing.assert_allclose(new, old, rtol=0, atol=1e-12)
+    assert float(stats.step_fraction) == 1.0
+    assert float(stats.kl) == pytest.approx(d * (np.exp(-2 * delta) / 2 - 0.5 + delta), rel=1e-9)
+    assert float(stats.surrogate_gain) == pytest.approx(0.05 * d * delta, rel=1e-9)
+
+
+@pytest.mark.parametrize(("dist", "seed", "changes"), CASES, ids=["gaussian", "categorical"])
+def test_the_entropy_bonus_enters_the_gradient_and_the_line_search(x64, dist, seed, changes):
+    # The dense reference with the bonus added to its surrogate: the step lands on its first
+    # acceptable candidate, which differs from the step without the bonus.
+    actor, obs, actions, advantages = problem(dist, seed)
+    config = exact_config(ravel_pytree(actor)[0].size, entropy_coef=0.5, **changes)
+    candidates = reference_candidates(dist, actor, obs, actions, advantages, config)
+    k = first_acceptable(candidates, config.max_kl)
+    new_actor, stats = policy_step(actor, obs, actions, advantages, dist, config)
+    fraction, theta, kl, gain = candidates[k]
+    assert float(stats.step_fraction) == pytest.approx(fraction, rel=1e-12)
+    np.testing.assert_allclose(ravel_pytree(new_actor)[0], theta, rtol=1e-6, atol=1e-9)
+    assert float(stats.kl) == pytest.approx(kl, rel=1e-6)
+    assert float(stats.surrogate_gain) == pytest.approx(gain, rel=1e-6)
+    without, _ = policy_step(actor, obs, actions, advantages, dist, config.replace(entropy_coef=0.0))
+    assert np.abs(ravel_pytree(without)[0] - theta).max() > 1e-3

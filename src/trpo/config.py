@@ -59,6 +59,10 @@ class TRPOConfig:
     """line-search shrink factor c, in (0, 1)"""
     npg: bool = False
     """natural policy gradient: take the full step with no line search"""
+    entropy_coef: float = 0.0
+    """entropy bonus: the policy step maximises the surrogate plus entropy_coef * the mean entropy of
+    the policy on the batch (OpenAI Baselines' trpo_mpi entcoeff); it slows the collapse of the
+    exploration noise. 0: off, the paper's surrogate"""
     # --- critic -----------------------------------------------------------------------------
     critic_epochs: int = 10
     """passes of Adam over the batch per iteration to fit the value function"""
@@ -179,6 +183,11 @@ def validate(c: TRPOConfig) -> None:
     need(c.max_kl > 0.0, "max_kl", "must be > 0 (typical: 0.001 to 0.05)")
     need(c.cg_damping >= 0.0, "cg_damping", "must be >= 0 (typical: 0.01 to 0.1)")
     need(c.cg_residual_tol >= 0.0, "cg_residual_tol", "must be >= 0")
+    need(
+        0.0 <= c.entropy_coef < float("inf"),
+        "entropy_coef",
+        "must be a finite number >= 0 (0: off; Baselines' trpo_mpi uses 0 to 0.01)",
+    )
     need(0.0 < c.backtrack_coeff < 1.0, "backtrack_coeff", "must be in (0, 1)")
     need(c.vec in VEC_BACKENDS, "vec", f"must be one of {', '.join(VEC_BACKENDS)}")
     need(

@@ -130,7 +130,8 @@ def policy_step(
     config: TRPOConfig,
     fisher_obs: Any = None,
 ) -> tuple[Params, PolicyStats]:
-    """maximise L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) s.t. mean KL(pi_old || pi_theta) <= max_kl.
+    """maximise L(theta) = mean(pi_theta(a|s) / pi_old(a|s) * A) s.t. mean KL(pi_old || pi_theta) <= max_kl
+    (plus entropy_coef * mean entropy of pi_theta, when config.entropy_coef > 0).
 
     `obs`: the observations [B, ...], or a recurrent actor's Sequences (then `actions` and
     `advantages` are the flattened [T * N] rollout, time-major). `fisher_obs`: the samples the
@@ -142,7 +143,11 @@ def policy_step(
 
     def surrogate(theta):
         new_dist = actor_forward(unravel(theta), obs)
-        return jnp.mean(jnp.exp(dist.log_prob(new_dist, actions) - old_log_prob) * advantages)
+        gain = jnp.mean(jnp.exp(dist.log_prob(new_dist, actions) - old_log_prob) * advantages)
+        if config.entropy_coef == 0.0:
+            return gain
+        # The entropy bonus is part of the objective: g, and the line search's improvement test.
+        return gain + config.entropy_coef * jnp.mean(dist.entropy(new_dist))
 
     def mean_kl(theta):
         return jnp.mean(dist.kl(old_dist, actor_forward(unravel(theta), obs)))
