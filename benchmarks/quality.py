@@ -350,9 +350,9 @@ def reported_runs(
     ]
 
 
-def summaries(envs: list[str], seeds: list[int], rows: list[dict[str, Any]]) -> list[quality_stats.Summary | None]:
-    """One per env and budget (in the order of results_table), None where no run finished."""
-    return [quality_stats.summarize(env_id, steps, runs) for env_id, steps, runs in reported_runs(envs, seeds, rows)]
+def summaries(reported: list[tuple[str, int, list[dict[str, Any]]]]) -> list[quality_stats.Summary | None]:
+    """One per entry of `reported` (reported_runs' list), None where no run finished."""
+    return [quality_stats.summarize(env_id, steps, runs) for env_id, steps, runs in reported]
 
 
 def results_table(envs: list[str], seeds: list[int], rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
@@ -364,7 +364,7 @@ def results_table(envs: list[str], seeds: list[int], rows: list[dict[str, Any]])
     )
     table, lines = [], []
     reported = reported_runs(envs, seeds, rows)
-    found = iter(quality_stats.summarize(env_id, steps, runs) for env_id, steps, runs in reported)
+    found = iter(summaries(reported))
     for env_id in envs:
         pub = PUBLISHED[env_id]
         for steps in BUDGETS[env_id]:
@@ -417,7 +417,7 @@ def published_table(envs: list[str]) -> str:
 def across_envs(envs: list[str], seeds: list[int], rows: list[dict[str, Any]], images: Path, results: Path) -> str:
     """The aggregate IQM of normalised scores and the performance profile at 1M, as text and
     two PNGs; a sentence saying why not when fewer than two envs share a finished seed."""
-    at_1m = [s for s in summaries(envs, seeds, rows) if s is not None and s.budget == M]
+    at_1m = [s for s in summaries(reported_runs(envs, seeds, rows)) if s is not None and s.budget == M]
     normalisers = {e: (p.random, p.target) for e, p in PUBLISHED.items() if p.target is not None}
     agg = quality_stats.aggregate(at_1m, normalisers)
     if agg is None:
