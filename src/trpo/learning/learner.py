@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
@@ -367,10 +368,11 @@ def critic_stage(
     return critic, critic_opt, key, {"train/value_loss": value_loss, "train/skipped": skip.astype(value_loss.dtype)}
 
 
-def merge_stats(policy: dict[str, jax.Array], critic: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    """One update's stats: the policy step's, the critic's loss, skipped if either stage was."""
+def merge_stats(policy: dict[str, Any], critic: dict[str, Any], xp: Any = jnp) -> dict[str, Any]:
+    """One update's stats: the policy step's, the critic's loss, skipped if either stage was
+    (`xp=np` on values already on the host: no device call)."""
     stats = {name: value for name, value in policy.items() if name != "train/explained_variance"}
-    stats["train/skipped"] = jnp.maximum(policy["train/skipped"], critic["train/skipped"])
+    stats["train/skipped"] = xp.maximum(policy["train/skipped"], critic["train/skipped"])
     stats["train/value_loss"] = critic["train/value_loss"]
     stats["train/explained_variance"] = policy["train/explained_variance"]
     return stats
@@ -412,9 +414,17 @@ class Learner:
         self.optimizer = optax.adam(config.critic_lr)
         self._policy_stage, self._critic_stage = _jitted_stages(config.replace(seed=0), dist)
 
-    def init(self, key: jax.Array) -> LearnerState:
+    def init(self, key: jax.Array | int) -> LearnerState:
+        """The initial state from a random key, or from an int seed (the key `jax.random.PRNGKey(seed)`,
+        made inside the same jitted call, so that it costs no compilation of its own)."""
         # One jitted call: eagerly, each orthogonal init compiles its own QR, seconds per shape.
         init = partial(init_state, config=self.config, dist=self.dist, obs=self.obs, optimizer=self.optimizer)
+        if isinstance(key, int):
+            # PRNGKey keeps a seed's low 32 bits (JAX without x64), as it does outside jit.
+            def init_from_seed(seed: jax.Array) -> LearnerState:
+                return init(jax.random.PRNGKey(seed))
+
+            return jax.jit(init_from_seed)(np.uint32(key % 2**32))
         return jax.jit(init)(key)
 
     def update(
@@ -434,12 +444,11 @@ class Learner:
         if after_policy is not None:
             after_policy(actor)
         critic, critic_opt, key, critic_stats = self._critic_stage(
-            state, batch, targets, policy_stats["train/skipped"], critic_lr_scale=jnp.float32(critic_lr_scale)
+            state, batch, targets, policy_stats["train/skipped"], critic_lr_scale=np.float32(critic_lr_scale)
         )
-        stats = merge_stats(policy_stats, critic_stats)
-        return LearnerState(actor, critic, critic_opt, key), {
-            name: float(value) for name, value in jax.device_get(stats).items()
-        }
+        # On the host: merged on the device, each of these small operations would compile its own program.
+        stats = merge_stats(*jax.device_get((policy_stats, critic_stats)), xp=np)
+        return LearnerState(actor, critic, critic_opt, key), {name: float(value) for name, value in stats.items()}
 
 
 @lru_cache(maxsize=16)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import jax
 import numpy as np
 
 from trpo.collect.rollout import Sampler, noise_stream
@@ -88,7 +87,7 @@ class TRPO:
         )
         self.obs_spec = self.envs.obs_spec
         self.learner = Learner(c, self.envs.distribution, self.obs_spec)
-        learner_state = self.learner.init(jax.random.PRNGKey(c.seed))
+        learner_state = self.learner.init(c.seed)
         self.train_state: TrainState = init_train_state(learner_state, self.obs_spec.vector_dim, c.num_envs)
         self.total_steps = total_steps
         self.sampler = self._make_sampler(ray_address)

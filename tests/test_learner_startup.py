@@ -1,0 +1,48 @@
+"""What a Learner costs at start-up: an int seed gives the initial state of its PRNGKey, and the
+first update compiles its two jitted stages and nothing else (a stray device operation outside
+them compiles a program of its own in every process)."""
+
+import logging
+
+import jax
+import numpy as np
+import pytest
+
+from trpo import TRPOConfig
+from trpo.learning.batch import Batch
+from trpo.learning.distributions import Categorical
+from trpo.learning.learner import Learner
+
+TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=2)
+
+
+def a_batch(steps=32, n=2, obs_dim=3):
+    rng = np.random.default_rng(0)
+    return Batch(
+        obs=rng.standard_normal((steps, n, obs_dim)).astype(np.float32),
+        actions=rng.integers(0, 2, (steps, n)),
+        rewards=rng.standard_normal((steps, n)).astype(np.float32),
+        terminated=np.zeros((steps, n), bool),
+        truncated=np.zeros((steps, n), bool),
+        final_obs=np.zeros((steps, n, obs_dim), np.float32),
+        last_obs=rng.standard_normal((n, obs_dim)).astype(np.float32),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**31, 2**32 + 5])
+def test_an_int_seed_gives_the_state_of_its_prngkey(seed):
+    learner = Learner(TINY, Categorical(2), obs=3)
+    from_seed, from_key = learner.init(seed), learner.init(jax.random.PRNGKey(seed))
+    for a, b in zip(jax.tree.leaves(from_seed), jax.tree.leaves(from_key), strict=True):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def test_init_and_the_first_update_compile_only_the_learners_own_programs(caplog):
+    # A config no other test uses, so that its stages are not in this process's jit cache yet.
+    learner = Learner(TINY.replace(max_kl=0.0123), Categorical(2), obs=3)
+    with caplog.at_level(logging.WARNING), jax.log_compiles(True):
+        state = learner.init(3)
+        _, stats = learner.update(state, a_batch(), critic_lr_scale=0.5)
+    compiled = [r.getMessage().split()[1] for r in caplog.records if r.getMessage().startswith("Compiling ")]
+    assert sorted(compiled) == ["jit(critic_stage)", "jit(init_from_seed)", "jit(policy_stage)"]
+    assert stats["train/skipped"] == 0.0
