@@ -10,16 +10,13 @@ import numpy as np
 import pytest
 
 from faulty_envs import FaultyEnv
-from trpo import TRPO, TRPOConfig
+from tiny_learner import TINY, a_batch
+from trpo import TRPO
 from trpo.envs.errors import EnvFault
-from trpo.learning.batch import Batch
 from trpo.learning.learner import Learner
 from trpo.training import checkpoint
 from trpo.training.checkpoint import CheckpointDir
 from trpo.training.interrupt import TrainingInterrupted
-
-# 2 envs x 32 steps = 64 transitions per iteration.
-TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=2)
 
 
 def second_env_fails(fault, at_step):
@@ -116,19 +113,6 @@ def test_non_finite_updates_are_skipped_counted_and_warned_about_once(monkeypatc
     after = jax.device_get(agent.state)
     assert leaves_equal(before.actor, after.actor)
     assert leaves_equal(before.critic, after.critic) and leaves_equal(before.critic_opt, after.critic_opt)
-
-
-def a_batch(steps=32, n=2, obs_dim=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return Batch(
-        obs=rng.standard_normal((steps, n, obs_dim)).astype(np.float32),
-        actions=rng.integers(0, 2, (steps, n)),
-        rewards=rng.standard_normal((steps, n)).astype(np.float32),
-        terminated=np.zeros((steps, n), bool),
-        truncated=np.zeros((steps, n), bool),
-        final_obs=np.zeros((steps, n, obs_dim), np.float32),
-        last_obs=rng.standard_normal((n, obs_dim)).astype(np.float32),
-    )
 
 
 def test_a_non_finite_critic_fit_keeps_the_old_critic_and_the_policy_step_stands(monkeypatch):

@@ -8,25 +8,9 @@ import jax
 import numpy as np
 import pytest
 
-from trpo import TRPOConfig
-from trpo.learning.batch import Batch
+from tiny_learner import TINY, a_batch
 from trpo.learning.distributions import Categorical
 from trpo.learning.learner import Learner
-
-TINY = TRPOConfig(num_envs=2, n_steps=32, hidden_sizes=(8,), critic_minibatch=32, critic_epochs=2)
-
-
-def a_batch(steps=32, n=2, obs_dim=3):
-    rng = np.random.default_rng(0)
-    return Batch(
-        obs=rng.standard_normal((steps, n, obs_dim)).astype(np.float32),
-        actions=rng.integers(0, 2, (steps, n)),
-        rewards=rng.standard_normal((steps, n)).astype(np.float32),
-        terminated=np.zeros((steps, n), bool),
-        truncated=np.zeros((steps, n), bool),
-        final_obs=np.zeros((steps, n, obs_dim), np.float32),
-        last_obs=rng.standard_normal((n, obs_dim)).astype(np.float32),
-    )
 
 
 @pytest.mark.parametrize("seed", [0, 7, 2**31, 2**32 + 5])
