@@ -2,19 +2,9 @@
 
     python benchmarks/iteration_profile.py [--envs HalfCheetah-v5 CartPole-v1] [--repeats 9] [--out FILE]
 
-For each env, with benchmarks/speed.py's settings (rl-baselines3-zoo's MuJoCo TRPO settings: 2 envs x
-1024 steps, 25 CG iterations, 20 critic epochs of 128), after three warm-up iterations, the median
-over --repeats of each part, in milliseconds per iteration (one batch):
-- ceiling: a batch of uniformly random actions through the same vector env (no policy);
-- rollout: Sampler.collect with the current actor, alone;
-- acting: the actor's per-step forward and sampling alone (RolloutActor), on the observations of
-  one batch (envs with vector observations);
-- policy stage, critic stage: the two jitted halves of the update, alone;
-- rollout beside critic: collect in a thread while the critic stage runs, as a steady iteration does;
-- iteration: one learn() iteration, whole.
-The bound: the next rollout needs the new actor, so a steady iteration takes at least the ceiling
-plus the policy stage, however cheap acting and bookkeeping become; steady / ceiling is then at
-most ceiling / (ceiling + policy stage).
+For each env, with benchmarks/speed.py's settings (the rows of docs/benchmarks.md), after three
+warm-up iterations, the median over --repeats of each part of an iteration: READING below says
+what each column times, and the bound they set.
 """
 
 from __future__ import annotations
@@ -85,13 +75,8 @@ def profile(env_id: str, repeats: int) -> dict[str, float]:
     agent = TRPO(env_id, config)
     agent.learn(3 * config.batch_size)
     sampler, envs, learner = agent.sampler, agent.envs, agent.learner
-    space = envs.action_space
+    actions = speed.random_actions(envs.action_space, config.n_steps, config.num_envs, seed=0)
     rng = np.random.default_rng(0)
-    shape = (config.n_steps, config.num_envs)
-    if hasattr(space, "n"):
-        actions = rng.integers(0, space.n, shape)
-    else:
-        actions = rng.uniform(space.low, space.high, (*shape, *space.shape)).astype(np.float32)
 
     def ceiling() -> None:
         for t in range(config.n_steps):
@@ -132,7 +117,7 @@ def profile(env_id: str, repeats: int) -> dict[str, float]:
         thread.join()
 
     parts = (ceiling, rollout, acting, policy_stage, critic_stage, rollout_beside_critic)
-    result = {name: median_ms(part, repeats) for name, part in zip(COLUMNS, parts, strict=False)}
+    result = {name: median_ms(part, repeats) for name, part in zip(COLUMNS[:-1], parts, strict=True)}
     # A steady iteration: the time between the ends of consecutive iterations of one learn() call,
     # whose next rollout runs beside the critic fit.
     stamps: list[float] = []
@@ -174,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "# Where a steady iteration's time goes\n\n"
         f"Written by `{command.strip()}` on {when}, {platform.machine()}, {os.cpu_count()} cores, load average"
-        f" {load:.2f} at the start; benchmarks/speed.py's settings (2 envs x 1024 steps, 25 CG iterations,"
-        " 20 critic epochs of 128).\n\n" + table(results) + "\n" + READING
+        f" {load:.2f} at the start; benchmarks/speed.py's settings (the rows of docs/benchmarks.md).\n\n"
+        + table(results)
+        + "\n"
+        + READING
     )
     print(text)
     if args.out is not None:

@@ -72,21 +72,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-# --- one measurement per process ------------------------------------------------------------------
-def measure_ceiling(env_id: str, steps: int, vec: str, seed: int) -> dict:
+def random_actions(space, steps: int, num_envs: int, seed: int):
+    """[steps, num_envs, ...] uniformly random actions of a Discrete or Box action space: what the
+    ceiling steps the envs with."""
     import numpy as np
 
+    rng = np.random.default_rng(seed)
+    if hasattr(space, "n"):
+        return rng.integers(0, space.n, (steps, num_envs))
+    return rng.uniform(space.low, space.high, (steps, num_envs, *space.shape)).astype(np.float32)
+
+
+# --- one measurement per process ------------------------------------------------------------------
+def measure_ceiling(env_id: str, steps: int, vec: str, seed: int) -> dict:
     from trpo.envs.vector import make_vector_env
 
     num_envs = settings_for(env_id)["num_envs"]
     envs = make_vector_env(env_id, num_envs, vec, seed=seed)
     envs.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    space = envs.action_space
-    if hasattr(space, "n"):
-        actions = rng.integers(0, space.n, (1024, num_envs))
-    else:
-        actions = rng.uniform(space.low, space.high, (1024, num_envs, *space.shape)).astype(np.float32)
+    actions = random_actions(envs.action_space, 1024, num_envs, seed)
     vector_steps = steps // num_envs
     start = time.perf_counter()
     for t in range(vector_steps):
