@@ -357,18 +357,28 @@ def summaries(reported: list[tuple[str, int, list[dict[str, Any]]]]) -> list[qua
 
 def results_table(envs: list[str], seeds: list[int], rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """The markdown table, and one line per env for the summary: its IQM and the three targets."""
+    reported = reported_runs(envs, seeds, rows)
+    return summary_table(envs, seeds, reported, summaries(reported))
+
+
+def summary_table(
+    envs: list[str],
+    seeds: list[int],
+    reported: list[tuple[str, int, list[dict[str, Any]]]],
+    found: list[quality_stats.Summary | None],
+) -> tuple[str, list[str]]:
+    """results_table from reported_runs' list and its summaries (the report computes them once)."""
     head = (
         "| env (v5) | steps | seeds | IQM [95% CI] | mean ± std | per seed (seed: score) | target (best published) |"
         " IQM ≥ target | CI low ≥ sb3-contrib | no seed < half the target | wall time per run |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     table, lines = [], []
-    reported = reported_runs(envs, seeds, rows)
-    found = iter(summaries(reported))
+    summary_of = iter(found)
     for env_id in envs:
         pub = PUBLISHED[env_id]
         for steps in BUDGETS[env_id]:
-            summary = next(found)
+            summary = next(summary_of)
             asked = len(seeds_at(env_id, steps, seeds))
             target = fmt(pub.target) if steps == M else "–"
             if summary is None:
@@ -414,10 +424,11 @@ def published_table(envs: list[str]) -> str:
     )
 
 
-def across_envs(envs: list[str], seeds: list[int], rows: list[dict[str, Any]], images: Path, results: Path) -> str:
-    """The aggregate IQM of normalised scores and the performance profile at 1M, as text and
-    two PNGs; a sentence saying why not when fewer than two envs share a finished seed."""
-    at_1m = [s for s in summaries(reported_runs(envs, seeds, rows)) if s is not None and s.budget == M]
+def across_envs(found: list[quality_stats.Summary | None], images: Path, results: Path) -> str:
+    """The aggregate IQM of normalised scores and the performance profile at 1M (from the
+    summaries' list), as text and two PNGs; a sentence saying why not when fewer than two envs
+    share a finished seed."""
+    at_1m = [s for s in found if s is not None and s.budget == M]
     normalisers = {e: (p.random, p.target) for e, p in PUBLISHED.items() if p.target is not None}
     agg = quality_stats.aggregate(at_1m, normalisers)
     if agg is None:
@@ -531,7 +542,9 @@ def write_results(
     ablations: list[dict[str, str]] | None = None,
     runs_file: Path | None = None,
 ) -> None:
-    table, lines = results_table(envs, seeds, rows)
+    reported = reported_runs(envs, seeds, rows)
+    found = summaries(reported)
+    table, lines = summary_table(envs, seeds, reported, found)
     unfinished = sum(
         len(seeds_at(e, b, seeds)) - len(collect(e, seeds_at(e, b, seeds), b, rows)) for e in envs for b in BUDGETS[e]
     )
@@ -608,7 +621,7 @@ maximum over training of its test return (10 seeds), which is above a final eval
 {published_table(envs)}
 ## Across envs
 
-{across_envs(envs, seeds, rows, images, results)}
+{across_envs(found, images, results)}
 ## Configurations
 
 {presets}
