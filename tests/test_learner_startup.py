@@ -30,3 +30,14 @@ def test_init_and_the_first_update_compile_only_the_learners_own_programs(caplog
     compiled = [r.getMessage().split()[1] for r in caplog.records if r.getMessage().startswith("Compiling ")]
     assert sorted(compiled) == ["jit(critic_stage)", "jit(init_from_seed)", "jit(policy_stage)"]
     assert stats["train/skipped"] == 0.0
+
+
+def test_a_second_learner_with_the_same_config_compiles_nothing(caplog):
+    # Another seed, a reload, a second agent in one process: the jitted init and stages are shared.
+    config = TINY.replace(max_kl=0.0321)
+    first = Learner(config, Categorical(2), obs=3)
+    first.update(first.init(1), a_batch())
+    second = Learner(config.replace(seed=9), Categorical(2), obs=3)
+    with caplog.at_level(logging.WARNING), jax.log_compiles(True):
+        second.update(second.init(9), a_batch())
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("Compiling ")] == []

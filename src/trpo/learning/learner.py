@@ -417,15 +417,11 @@ class Learner:
     def init(self, key: jax.Array | int) -> LearnerState:
         """The initial state from a random key, or from an int seed (the key `jax.random.PRNGKey(seed)`,
         made inside the same jitted call, so that it costs no compilation of its own)."""
-        # One jitted call: eagerly, each orthogonal init compiles its own QR, seconds per shape.
-        init = partial(init_state, config=self.config, dist=self.dist, obs=self.obs, optimizer=self.optimizer)
+        from_key, from_seed = _jitted_inits(self.config.replace(seed=0), self.dist, self.obs)
         if isinstance(key, int):
             # PRNGKey keeps a seed's low 32 bits (JAX without x64), as it does outside jit.
-            def init_from_seed(seed: jax.Array) -> LearnerState:
-                return init(jax.random.PRNGKey(seed))
-
-            return jax.jit(init_from_seed)(np.uint32(key % 2**32))
-        return jax.jit(init)(key)
+            return from_seed(np.uint32(key % 2**32))
+        return from_key(key)
 
     def update(
         self,
@@ -449,6 +445,18 @@ class Learner:
         # On the host: merged on the device, each of these small operations would compile its own program.
         stats = merge_stats(*jax.device_get((policy_stats, critic_stats)), xp=np)
         return LearnerState(actor, critic, critic_opt, key), {name: float(value) for name, value in stats.items()}
+
+
+@lru_cache(maxsize=16)
+def _jitted_inits(config: TRPOConfig, dist: Distribution, obs: int | ObservationSpec) -> tuple[Any, Any]:
+    """The jitted init from a key and from an int seed, shared like _jitted_stages. One jitted call:
+    eagerly, each orthogonal init compiles its own QR, seconds per shape."""
+    init = partial(init_state, config=config, dist=dist, obs=obs, optimizer=optax.adam(config.critic_lr))
+
+    def init_from_seed(seed: jax.Array) -> LearnerState:
+        return init(jax.random.PRNGKey(seed))
+
+    return jax.jit(init), jax.jit(init_from_seed)
 
 
 @lru_cache(maxsize=16)
