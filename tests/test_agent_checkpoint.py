@@ -7,7 +7,10 @@ import pytest
 from trpo import TRPO, TRPOConfig
 from trpo.training import checkpoint
 
-SMALL = TRPOConfig(seed=5, num_envs=2, n_steps=64, critic_minibatch=64, hidden_sizes=(16, 16))
+# A critic narrower than the actor: the loaded agent must build both from the saved config.
+SMALL = TRPOConfig(
+    seed=5, num_envs=2, n_steps=64, critic_minibatch=64, hidden_sizes=(16, 16), critic_hidden_sizes=(24,)
+)
 
 
 def _assert_same_contents(a: TRPO, b: TRPO) -> None:
@@ -29,6 +32,8 @@ def test_save_load_restores_arrays_and_actions(tmp_path, env_id):
     loaded = TRPO.load(path)
 
     assert loaded.global_step == agent.global_step == 256
+    assert [layer["w"].shape[1] for layer in loaded.state.critic["mlp"]] == [24, 1]
+    assert [layer["w"].shape[1] for layer in loaded.state.actor["mlp"]][:2] == [16, 16]
     assert loaded.iteration == 2
     _assert_same_contents(agent, loaded)
     # The JAX key is restored too (it drives the critic's minibatch order).

@@ -21,7 +21,8 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     run = tmp_path / "run"
     result = trpo(
         "train", "Pendulum-v1", "--total-steps", "4096", "--num-envs", "2", "--n-steps", "512",
-        "--max-kl", "0.02", "--hidden-sizes", "32", "32", "--run-dir", str(run), "--quiet", "--checkpoint-every", "2",
+        "--max-kl", "0.02", "--hidden-sizes", "32", "32", "--critic-hidden-sizes", "48", "--run-dir", str(run),
+        "--quiet", "--checkpoint-every", "2",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -37,6 +38,7 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["env_id"] == "Pendulum-v1"
     assert config["config"]["max_kl"] == 0.02 and config["config"]["hidden_sizes"] == [32, 32]
+    assert config["config"]["critic_hidden_sizes"] == [48]
     # Flags override the env's preset, and the preset fills in the rest.
     assert config["preset"] == "Pendulum-v1.yaml" and config["config"]["gamma"] == 0.9
 

@@ -27,6 +27,7 @@ def test_defaults_are_valid_and_round_trip():
         ("critic_epochs", 0, "must be a positive integer"),
         ("backtrack_coeff", 1.0, "must be in (0, 1)"),
         ("hidden_sizes", (64, 0), "must be positive integers"),
+        ("critic_hidden_sizes", (256, -1), "critic_hidden_sizes=(256, -1) is invalid: must be positive integers"),
         ("critic_minibatch", 10_000, "must be <= num_envs * n_steps = 1024"),
         ("critic_lr", 0.0, "must be > 0"),
     ],
@@ -44,6 +45,17 @@ def test_unknown_keys_are_named():
 
 def test_from_dict_accepts_lists_for_hidden_sizes():
     assert TRPOConfig.from_dict({"hidden_sizes": [32, 16]}).hidden_sizes == (32, 16)
+
+
+def test_the_critic_takes_the_actors_widths_unless_given_its_own():
+    assert TRPOConfig(hidden_sizes=(32,)).critic_sizes == (32,)
+    wide = TRPOConfig.from_dict({"hidden_sizes": [32], "critic_hidden_sizes": [256, 256]})
+    assert wide.critic_hidden_sizes == (256, 256) and wide.critic_sizes == (256, 256)
+    assert TRPOConfig(critic_hidden_sizes=()).critic_sizes == ()  # a linear critic
+    assert TRPOConfig.from_dict(wide.to_dict()) == wide
+    # A config saved before the field existed loads with the critic as wide as the actor.
+    saved = {k: v for k, v in TRPOConfig().to_dict().items() if k != "critic_hidden_sizes"}
+    assert TRPOConfig.from_dict(saved).critic_sizes == (64, 64)
 
 
 # --- property-based: validation accepts exactly the documented ranges ----------------------------

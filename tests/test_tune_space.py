@@ -44,6 +44,8 @@ def test_the_shipped_space_loads_and_names_the_issue_s_parameters():
         ("max_kl", 0.01, "give {low: A, high: B}"),
         ("max_kl", {"low": 0.001, "high": 0.1, "log": True, "step": 0.001}, "give log or step, not both"),
         ("hidden_sizes", {"choices": [[64, 64], [0]]}, "hidden_sizes=(0,) is invalid"),
+        ("critic_hidden_sizes", {"choices": [None, [0]]}, "critic_hidden_sizes=(0,) is invalid"),
+        ("critic_hidden_sizes", {"choices": [None, 256]}, "256 is not a list of widths or None"),
     ],
 )
 def test_a_bad_entry_is_one_error_naming_it(name, spec, message):
@@ -92,3 +94,10 @@ def test_critic_minibatch_is_capped_at_the_batch():
     # batch = 2 * 64 = 128 < 512
     assert config.critic_minibatch == 128
     assert notes == {"critic_minibatch_capped": "512 -> 128 (the batch)"}
+
+
+def test_the_critic_s_widths_can_be_searched_with_none_for_the_actor_s():
+    space = [parse_param("critic_hidden_sizes", {"choices": [None, [256, 256]]})]
+    wide, _ = sample_config(space, optuna.trial.FixedTrial({"critic_hidden_sizes": "[256, 256]"}), TRPOConfig())
+    same, _ = sample_config(space, optuna.trial.FixedTrial({"critic_hidden_sizes": None}), TRPOConfig())
+    assert wide.critic_sizes == (256, 256) and same.critic_sizes == (64, 64)

@@ -81,6 +81,9 @@ class TRPOConfig:
     # --- networks and inputs ----------------------------------------------------------------
     hidden_sizes: tuple[int, ...] = (64, 64)
     """hidden layer widths of the actor and critic MLPs (tanh); empty: a linear head on the inputs"""
+    critic_hidden_sizes: tuple[int, ...] | None = None
+    """hidden layer widths of the critic MLP alone, e.g. 256 256 for a value network wider than the
+    policy (Andrychowicz et al. 2021; SB3's net_arch=dict(pi=..., vf=...)); None: hidden_sizes"""
     cnn: Literal["nature", "small"] = "nature"
     """CNN for image observations: 'nature' (Mnih et al. 2015, for 84x84 frames) or 'small' (3x3
     convolutions, for images of a few pixels)"""
@@ -115,9 +118,15 @@ class TRPOConfig:
     def batch_size(self) -> int:
         return self.num_envs * self.n_steps
 
+    @property
+    def critic_sizes(self) -> tuple[int, ...]:
+        """The critic MLP's hidden widths: critic_hidden_sizes, or hidden_sizes when it is None."""
+        return self.hidden_sizes if self.critic_hidden_sizes is None else self.critic_hidden_sizes
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["hidden_sizes"] = list(self.hidden_sizes)
+        out["critic_hidden_sizes"] = None if self.critic_hidden_sizes is None else list(self.critic_hidden_sizes)
         return out
 
     @classmethod
@@ -128,8 +137,9 @@ class TRPOConfig:
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
         values = dict(values)
-        if "hidden_sizes" in values:
-            values["hidden_sizes"] = _as_sizes(values["hidden_sizes"])
+        for name in ("hidden_sizes", "critic_hidden_sizes"):
+            if values.get(name) is not None:
+                values[name] = _as_sizes(values[name])
         return cls(**values)
 
     def replace(self, **changes: Any) -> TRPOConfig:
@@ -209,6 +219,11 @@ def validate(c: TRPOConfig) -> None:
         all(isinstance(h, int) and h > 0 for h in c.hidden_sizes),
         "hidden_sizes",
         "must be positive integers, e.g. 64 64 (none for a linear head)",
+    )
+    need(
+        c.critic_hidden_sizes is None or all(isinstance(h, int) and h > 0 for h in c.critic_hidden_sizes),
+        "critic_hidden_sizes",
+        "must be positive integers, e.g. 256 256 (none for a linear head on the inputs), or None for hidden_sizes",
     )
     need(c.cnn in ("nature", "small"), "cnn", "must be 'nature' or 'small'")
     need(c.recurrent in ("none", "lstm", "gru"), "recurrent", "must be 'none', 'lstm' or 'gru'")

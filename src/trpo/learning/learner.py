@@ -308,7 +308,7 @@ def init_state(
     actor_key, critic_key, key = jax.random.split(key, 3)
     core = (config.recurrent, config.recurrent_size)
     actor = init_actor(actor_key, obs, config.hidden_sizes, dist, config.log_std_init, config.cnn, *core)
-    critic = init_critic(critic_key, obs, config.hidden_sizes, config.cnn, *core)
+    critic = init_critic(critic_key, obs, config.critic_sizes, config.cnn, *core)
     return LearnerState(actor, critic, optimizer.init(critic), key)
 
 

@@ -147,8 +147,8 @@ def parse_param(name: Any, spec: Any, source: str = "search space") -> Param:
 
 def _check_value(name: str, value: Any, default: Any, where: str) -> None:
     """`value` has the field's type and passes TRPOConfig's validation on its own."""
-    if isinstance(default, list):
-        ok = isinstance(value, list)
+    if isinstance(default, list) or default is None:  # None: critic_hidden_sizes, a list or None
+        ok = isinstance(value, list) or value is None
     elif isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
@@ -156,7 +156,8 @@ def _check_value(name: str, value: Any, default: Any, where: str) -> None:
     else:
         ok = type(value) is type(default)
     if not ok:
-        raise SpaceError(f"{where}: {value!r} is not a {type(default).__name__} like the field's default {default!r}")
+        kind = "a list of widths or None" if default is None else f"a {type(default).__name__}"
+        raise SpaceError(f"{where}: {value!r} is not {kind} like the field's default {default!r}")
     try:
         TRPOConfig.from_dict({**_ROOMY.to_dict(), name: value})
     except ConfigError as error:
