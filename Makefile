@@ -26,7 +26,7 @@ train: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --durations=15
 
-## Speed against sb3-contrib TRPO (whole run and steady state) and the env's random-action ceiling; writes docs/benchmarks.md (about an hour on a quiet 2-core machine, most of it ALE/Pong-v5).
+## Speed against sb3-contrib TRPO (whole run and steady state) and the env's random-action ceiling; writes docs/benchmarks.md (about 12 minutes on a quiet 2-core machine, 2026-12-04).
 BENCH_STAMP := $(VENV)/.bench-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),bench]"
