@@ -654,7 +654,11 @@ def main(argv: list[str] | None = None) -> int:
         "--results", type=Path, default=RESULTS, help="the report; its runs file is beside it (RESULTS-runs.csv)"
     )
     parser.add_argument("--images", type=Path, default=IMAGES)
-    parser.add_argument("--report-only", action="store_true", help="train nothing: write the report from the runs file")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: write the report from the runs file alone (run directories are not copied into it)",
+    )
     args = parser.parse_args(argv)
     if args.eval_episodes < 10:
         parser.error("--eval-episodes must be >= 10")
@@ -669,10 +673,16 @@ def main(argv: list[str] | None = None) -> int:
     runs_file = results.with_name(f"{results.stem}-runs.csv")
     ablations_file = results.with_name(f"{results.stem}-ablations.csv")
 
-    def report() -> None:
-        """Copy the finished runs into the runs file, then write the report from it."""
-        rows = quality_runs.sync(out, runs_file)
-        ablations = quality_runs.merge_ablations(ablations_file, ablation_rows(out.parent / "ablation"))
+    def report(sync: bool = True) -> None:
+        """Copy the finished runs into the runs file (unless `sync` is off), then write the report
+        from it. --report-only does not sync: run directories under --out (a trial's, copied there
+        to draw a curve) would replace the file's rows of the same env, seed and config."""
+        if sync:
+            rows = quality_runs.sync(out, runs_file)
+            ablations = quality_runs.merge_ablations(ablations_file, ablation_rows(out.parent / "ablation"))
+        else:
+            rows = quality_runs.read_rows(runs_file)
+            ablations = quality_runs.read_ablations(ablations_file)
         write_results(
             list(args.envs), args.seeds, rows, out, results, args.images.resolve(), command, ablations, runs_file
         )
@@ -686,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(message, flush=True)
                     if not message.endswith("done already"):
                         report()
-    report()
+    report(sync=not args.report_only)
     print(f"wrote {results}")
     return 0
 

@@ -246,9 +246,14 @@ def test_the_report_is_rewritten_from_the_runs_file_alone(tmp_path):
         for env_id, scores in (("Hopper-v5", hopper), ("Walker2d-v5", walker))
         for seed, score in enumerate(scores)
     ]
-    quality_runs.write_rows(tmp_path / "docs" / "results-runs.csv", rows)
+    runs_file = tmp_path / "docs" / "results-runs.csv"
+    quality_runs.write_rows(runs_file, rows)
+    # A run directory under --out (a trial's, say) is not copied into the runs file.
+    write_eval(tmp_path / "out", "Walker2d-v5", 3, 1_000_000, 10.0, quality.run_config("Walker2d-v5", 3))
+    written = runs_file.read_text()
     argv = ["--report-only", "--envs", "Hopper-v5", "Walker2d-v5", "--out", str(tmp_path / "out")]
     assert quality.main([*argv, "--results", str(results), "--images", str(images)]) == 0
+    assert runs_file.read_text() == written
     text = results.read_text()
     assert "with 7 of the runs it asks for not yet recorded" in text  # Walker2d: 3 of 10
     hopper_row = next(line for line in text.splitlines() if line.startswith("| Hopper-v5 | 1M"))
