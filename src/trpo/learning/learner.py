@@ -296,6 +296,12 @@ def explained_variance(predicted: jax.Array, target: jax.Array) -> jax.Array:
     return jnp.where(var > 0, 1.0 - jnp.var(target - predicted) / var, jnp.nan)
 
 
+def critic_optimizer(config: TRPOConfig) -> optax.GradientTransformation:
+    """The critic's optimiser. One definition for the init (its state) and the critic stage (its
+    updates): the two must agree, or the stage gets an optimiser state of another shape."""
+    return optax.adam(config.critic_lr)
+
+
 def init_state(
     key: jax.Array,
     config: TRPOConfig,
@@ -411,7 +417,6 @@ class Learner:
         self.config = config
         self.dist = dist
         self.obs = obs
-        self.optimizer = optax.adam(config.critic_lr)
         self._policy_stage, self._critic_stage = _jitted_stages(config.replace(seed=0), dist)
 
     def init(self, key: jax.Array | int) -> LearnerState:
@@ -451,7 +456,7 @@ class Learner:
 def _jitted_inits(config: TRPOConfig, dist: Distribution, obs: int | ObservationSpec) -> tuple[Any, Any]:
     """The jitted init from a key and from an int seed, shared like _jitted_stages. One jitted call:
     eagerly, each orthogonal init compiles its own QR, seconds per shape."""
-    init = partial(init_state, config=config, dist=dist, obs=obs, optimizer=optax.adam(config.critic_lr))
+    init = partial(init_state, config=config, dist=dist, obs=obs, optimizer=critic_optimizer(config))
 
     def init_from_seed(seed: jax.Array) -> LearnerState:
         return init(jax.random.PRNGKey(seed))
@@ -464,7 +469,7 @@ def _jitted_stages(config: TRPOConfig, dist: Distribution) -> tuple[Any, Any]:
     """The jitted policy and critic stages for a config, shared by every Learner with that config
     (the seed does not matter to them), so another agent in the same process (a reload, a second
     seed, a test) does not compile them again."""
-    optimizer = optax.adam(config.critic_lr)
+    optimizer = critic_optimizer(config)
     return (
         jax.jit(partial(policy_stage, config=config, dist=dist)),
         jax.jit(partial(critic_stage, config=config, optimizer=optimizer)),

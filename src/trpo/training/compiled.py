@@ -71,7 +71,7 @@ class Program:
 
     @property
     def optimizer(self) -> optax.GradientTransformation:
-        return optax.adam(self.config.critic_lr)
+        return learner.critic_optimizer(self.config)
 
     def init(self, seed: jax.Array) -> Carry:
         c, env = self.config, self.env
