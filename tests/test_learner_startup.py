@@ -13,7 +13,7 @@ from trpo.learning.distributions import Categorical
 from trpo.learning.learner import Learner
 
 
-@pytest.mark.parametrize("seed", [7, 2**32 + 5])  # past 2**32: PRNGKey keeps the low 32 bits
+@pytest.mark.parametrize("seed", [0, 7, 2**31, 2**32 + 5])  # past 2**32: PRNGKey keeps the low 32 bits
 def test_an_int_seed_gives_the_state_of_its_prngkey(seed):
     learner = Learner(TINY, Categorical(2), obs=3)
     from_seed, from_key = learner.init(seed), learner.init(jax.random.PRNGKey(seed))
